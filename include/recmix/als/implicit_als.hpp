@@ -99,10 +99,15 @@ class ImplicitALS {
 
     Factors X = random_factors(user_items.rows(), 0x5553455253ULL, threads);
     Factors Y = random_factors(user_items.cols(), 0x4954454d53ULL, threads);
-    const InteractionMatrix item_users = user_items.transpose();
+    const bool exact = options_.solver == Solver::cholesky;
+    // Items x users order is needed unless the items half-sweep can stream users in order
+    // (few items, wide form, CG): then the transpose is never built.
+    const bool stream_users = !exact && user_items.cols() <= detail::kBlockRows &&
+                              !detail::prefer_narrow(user_items.rows(), options_.factors, user_items.nnz(), user_items.cols(),
+                                                     options_.cg_steps);
+    const InteractionMatrix item_users = stream_users ? InteractionMatrix() : user_items.transpose();
     const auto conf = confidence_map();
     const auto lambda = static_cast<Scalar>(options_.regularization);
-    const bool exact = options_.solver == Solver::cholesky;
 
     for (int it = 1; it <= options_.iterations; ++it) {
       recmix::detail::Stopwatch watch;
@@ -111,7 +116,8 @@ class ImplicitALS {
         exact ? detail::cholesky_sweep(users, X) : detail::cg_sweep(users, X);
       }
       {
-        detail::HalfSweep<Scalar> items(item_users, X, conf, lambda, options_.cg_steps, threads, exact);
+        detail::HalfSweep<Scalar> items(stream_users ? nullptr : &item_users, &user_items, X, conf, lambda,
+                                        options_.cg_steps, threads, exact);
         exact ? detail::cholesky_sweep(items, Y) : detail::cg_sweep(items, Y);
       }
       IterationInfo info;
@@ -163,9 +169,9 @@ class ImplicitALS {
   [[nodiscard]] const Factors& user_factors() const noexcept { return user_factors_; }
   [[nodiscard]] const Factors& item_factors() const noexcept { return item_factors_; }
 
-  /// Scores = x_u . y_i for every batch user and item. A user marked kNewUser (or one beyond
-  /// num_users) who has a history row in the batch is folded in on the fly (exact solve with
-  /// the items fixed); one with no history gets a row of zeros and can_score() == 0.
+  /// Scores = x_u . y_i for every batch user and item. A user marked kNewUser who has a history
+  /// row in the batch is folded in on the fly (exact solve with the items fixed); one with no
+  /// history gets a row of zeros and can_score() == 0. Any other id outside [0, num_users) throws.
   void score(const UserBatch& batch, ScoreBlock out) const {
     constexpr const char* api = "ImplicitALS::score";
     require_fitted(api);

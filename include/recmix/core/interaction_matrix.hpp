@@ -247,9 +247,15 @@ class InteractionMatrix {
       throw invalid_argument(who + ": indptr.back() = " + std::to_string(indptr_.back()) + " but indices has " +
                              std::to_string(indices_.size()) + " and values " + std::to_string(values_.size()) + " entries");
     }
+    // Offsets first: with indptr[0] = 0, monotone offsets and indptr.back() = nnz, every row's
+    // range lies inside indices/values, so the column checks below never read out of bounds.
+    for (Index r = 0; r < rows_; ++r) {
+      if (indptr_[static_cast<std::size_t>(r) + 1] < indptr_[static_cast<std::size_t>(r)]) {
+        throw invalid_argument(who + ": indptr decreases at row " + std::to_string(r));
+      }
+    }
     for (Index r = 0; r < rows_; ++r) {
       const Offset b = indptr_[static_cast<std::size_t>(r)], e = indptr_[static_cast<std::size_t>(r) + 1];
-      if (e < b) throw invalid_argument(who + ": indptr decreases at row " + std::to_string(r));
       for (Offset k = b; k < e; ++k) {
         const Index c = indices_[static_cast<std::size_t>(k)];
         if (c < 0 || c >= cols_) throw invalid_argument(who + ": row " + std::to_string(r) + " has column " + std::to_string(c) + " out of range [0, " + std::to_string(cols_) + ")");

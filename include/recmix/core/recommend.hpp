@@ -37,8 +37,9 @@ struct RecommendOptions {
   std::span<const Index> allow_items = {};
   /// Never recommend these items.
   std::span<const Index> deny_items = {};
-  /// Users scored together in one block (one matrix product per block).
-  Index block_users = 256;
+  /// Users scored together in one block (one matrix product per block); 0 = automatic: up to
+  /// 256, fewer for large catalogues so a thread's score block stays near 16 MB.
+  Index block_users = 0;
   /// 0 = all cores.
   int threads = 0;
 };
@@ -107,7 +108,10 @@ inline void select_block(const UserBatch& sub, Eigen::Ref<RowMatrixXf> scores, s
     }
     if (!allow_list.empty()) {
       for (Index i : allow_list) {
-        if (allowed[static_cast<std::size_t>(i)] != 0) top.push(row[i], i);
+        if (allowed[static_cast<std::size_t>(i)] != 0) {
+          top.push(row[i], i);
+          row[i] = kNegInf;  // an item listed twice is offered once
+        }
       }
     } else {
       if (!allowed.empty()) {
@@ -124,13 +128,13 @@ inline void select_block(const UserBatch& sub, Eigen::Ref<RowMatrixXf> scores, s
 }  // namespace detail
 
 /// Top-k items for every user of the batch. Throws recmix::invalid_argument for k < 1, a bad
-/// allow/deny item or a non-positive block size; whatever the model's score() throws passes through.
+/// allow/deny item or a negative block size; whatever the model's score() throws passes through.
 template <Recommender M>
 Recommendations recommend(const M& model, const UserBatch& batch, Index k, const RecommendOptions& opt = {}) {
   constexpr const char* api = "recommend";
   if (k < 1) throw invalid_argument(std::string(api) + ": k must be >= 1, got " + std::to_string(k));
-  if (opt.block_users < 1) {
-    throw invalid_argument(std::string(api) + ": block_users must be >= 1, got " + std::to_string(opt.block_users));
+  if (opt.block_users < 0) {
+    throw invalid_argument(std::string(api) + ": block_users must be >= 0, got " + std::to_string(opt.block_users));
   }
   const Index n_items = static_cast<Index>(model.num_items());
   const std::vector<std::uint8_t> allowed = detail::item_filter(n_items, opt, api);
@@ -139,8 +143,10 @@ Recommendations recommend(const M& model, const UserBatch& batch, Index k, const
   Recommendations out;
   out.items.resize(n, k);
   out.scores.resize(n, k);
-  const Index block = opt.block_users;
-  const Index n_blocks = (n + block - 1) / block;
+  constexpr Index kScoreBlockFloats = Index{1} << 22;
+  const Index block = opt.block_users > 0 ? opt.block_users
+                                          : std::clamp<Index>(kScoreBlockFloats / std::max<Index>(1, n_items), 8, 256);
+  const Index n_blocks = n == 0 ? 0 : (n - 1) / block + 1;  // n + block - 1 could overflow
   detail::EigenSerialGuard serial_eigen;
   detail::ParallelErrors errors;
 #ifdef _OPENMP
@@ -156,7 +162,7 @@ Recommendations recommend(const M& model, const UserBatch& batch, Index k, const
     for (Index b = 0; b < n_blocks; ++b) {
       if (errors.failed()) continue;
       errors.run([&] {
-        const Index begin = b * block, end = std::min(n, begin + block);
+        const Index begin = b * block, end = begin + std::min(block, n - begin);
         const UserBatch sub = batch.slice(begin, end);
         scores.resize(end - begin, n_items);
         known.assign(static_cast<std::size_t>(end - begin), 1);

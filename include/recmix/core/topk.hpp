@@ -63,7 +63,7 @@ class TopK {
   /// Writes the selection best first into items/scores (k slots each); unused slots get item -1
   /// and a NaN score. Returns how many were filled.
   Index write(Index* items, float* scores) {
-    std::sort(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return better(b, a); });
+    std::sort(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return better(a, b); });
     std::size_t j = 0;
     for (; j < heap_.size(); ++j) {
       items[j] = heap_[j].second;

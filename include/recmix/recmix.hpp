@@ -1,0 +1,25 @@
+#pragma once
+/// @file
+/// Everything recmix offers that needs no optional dependency. Serialization (Boost) lives in
+/// <recmix/io/serialization.hpp>; include it (and link recmix::serialization) to save or load.
+///
+/// @code
+/// #include <recmix/recmix.hpp>
+/// recmix::als::ImplicitALS<float> als({.factors = 64});
+/// als.fit(user_items);
+/// @endcode
+
+#include "recmix/version.hpp"
+
+#include "recmix/core/errors.hpp"
+#include "recmix/core/id_map.hpp"
+#include "recmix/core/interaction_matrix.hpp"
+#include "recmix/core/observer.hpp"
+#include "recmix/core/recommend.hpp"
+#include "recmix/core/recommender.hpp"
+#include "recmix/core/threads.hpp"
+#include "recmix/core/types.hpp"
+#include "recmix/core/user_batch.hpp"
+
+#include "recmix/als/implicit_als.hpp"
+#include "recmix/als/solvers.hpp"
