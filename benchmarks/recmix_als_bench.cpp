@@ -233,7 +233,7 @@ int run(const Args& a, const recmix::InteractionMatrix& m, double read_seconds) 
   Model model(o);
   const int threads = recmix::resolve_threads(a.threads);
 
-  recmix::ProgressBar progress(std::cerr, isatty(STDERR_FILENO) != 0);
+  recmix::ProgressBar progress(std::cerr);
   const double cpu0 = cpu_seconds();
   const recmix::FitReport report = model.fit(m, progress);
   const double fit_seconds = report.seconds;

@@ -14,7 +14,6 @@
 #include <iostream>
 #include <numeric>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -76,7 +75,7 @@ int main(int argc, char** argv) try {
                                        .threads = args.threads,
                                        .seed = args.seed,
                                        .calculate_loss = true});
-  const recmix::FitReport report = als.fit(user_items, recmix::ProgressBar{std::cerr, isatty(2) != 0});
+  const recmix::FitReport report = als.fit(user_items, recmix::ProgressBar{std::cerr});
   std::printf("fit: %d iterations in %.2f s (median %.3f s/iteration, %s), training loss %.5f\n", report.iterations,
               report.seconds, report.median_iteration_seconds(), report.threading.c_str(), report.final_loss());
 

@@ -527,7 +527,7 @@ TEST_CASE("fit reports progress to an observer") {
   o.calculate_loss = true;
   ImplicitALS<float> model(o);
   std::ostringstream os;
-  const auto report = model.fit(m, recmix::ProgressBar(os, /*redraw=*/false));
+  const auto report = model.fit(m, recmix::ProgressBar(os, recmix::ProgressStyle::lines));
   const std::string text = os.str();
   CHECK(std::count(text.begin(), text.end(), '\n') == 3);
   CHECK(text.find("ImplicitALS") != std::string::npos);

@@ -987,7 +987,7 @@ TEST_CASE("EigenSerialGuard restores Eigen's thread setting") {
 
 TEST_CASE("ProgressBar: one line per iteration") {
   std::ostringstream os;
-  recmix::ProgressBar bar(os, /*redraw=*/false, /*width=*/10);
+  recmix::ProgressBar bar(os, recmix::ProgressStyle::lines, /*width=*/10);
   bar.on_begin("ImplicitALS", 5, "OpenMP, 2 threads");
   recmix::IterationInfo info;
   info.iteration = 3;
@@ -1018,7 +1018,7 @@ TEST_CASE("ProgressBar: one line per iteration") {
 
 TEST_CASE("ProgressBar: redraw mode") {
   std::ostringstream os;
-  recmix::ProgressBar bar(os);
+  recmix::ProgressBar bar(os, recmix::ProgressStyle::redraw);
   bar.on_begin("M", 2, "serial");
   recmix::IterationInfo info;
   info.iteration = 1;
@@ -1044,4 +1044,19 @@ TEST_CASE("FitReport helpers") {
   CHECK(r.median_iteration_seconds() == 2.5);
   r.loss = {0.5, 0.25};
   CHECK(r.final_loss() == 0.25);
+}
+
+TEST_CASE("ProgressBar: automatic style prints lines to a stream that is not a terminal") {
+  std::ostringstream os;
+  recmix::ProgressBar bar(os);
+  bar.on_begin("M", 1, "serial");
+  recmix::IterationInfo info;
+  info.iteration = 1;
+  info.total = 1;
+  bar.on_iteration(info);
+  bar.on_end(recmix::FitReport{});
+  const std::string text = os.str();
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text == std::string(text.c_str()));
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
 }

@@ -13,11 +13,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <limits>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 namespace recmix {
 
@@ -62,12 +67,18 @@ class FitObserver {
 /// Observes nothing.
 class NullObserver final : public FitObserver {};
 
-/// A one-line terminal progress bar, redrawn in place:
+/// How a ProgressBar draws: in place on one line (a terminal), one line per iteration (a log
+/// file), or automatically: in place when the stream is std::cout/std::cerr/std::clog attached
+/// to a terminal, one line per iteration otherwise.
+enum class ProgressStyle { automatic, redraw, lines };
+
+/// A one-line terminal progress bar:
 /// `ImplicitALS [#######.......]  7/15  loss 0.01712  3.1s  ETA 3.5s  (OpenMP, 2 threads)`.
-/// When the stream is not a terminal, set `redraw = false` to print one line per iteration.
 class ProgressBar final : public FitObserver {
  public:
-  explicit ProgressBar(std::ostream& os, bool redraw = true, int width = 24) : os_(os), redraw_(redraw), width_(width) {}
+  explicit ProgressBar(std::ostream& os, ProgressStyle style = ProgressStyle::automatic, int width = 24)
+      : os_(os), redraw_(style == ProgressStyle::redraw || (style == ProgressStyle::automatic && is_terminal(os))),
+        width_(width) {}
 
   void on_begin(std::string_view model, int total, std::string_view threading) override {
     model_ = std::string(model);
@@ -96,6 +107,15 @@ class ProgressBar final : public FitObserver {
   }
 
  private:
+  static bool is_terminal(const std::ostream& os) {
+#if defined(__unix__) || defined(__APPLE__)
+    if (&os == &std::cout) return ::isatty(1) != 0;
+    if (&os == &std::cerr || &os == &std::clog) return ::isatty(2) != 0;
+#endif
+    (void)os;
+    return false;
+  }
+
   std::ostream& os_;
   bool redraw_;
   int width_;
