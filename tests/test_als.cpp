@@ -2,18 +2,9 @@
 // Cholesky, the loss against a brute-force sum, fitting, fold-in, determinism, scoring and the
 // error paths of the public API.
 
-// GCC 12.2 with -march=native on AVX-512 machines reports -W(maybe-)uninitialized inside its own
-// intrinsics headers (the _mm512_undefined_* idiom, GCC bug 105593) wherever Eigen's packet
-// code is inlined. Those headers are included first, with these warnings off for them only.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
-
 #include <doctest/doctest.h>
+
+#include "test_support.hpp"
 
 #include <recmix/als/implicit_als.hpp>
 #include <recmix/als/solvers.hpp>
@@ -48,29 +39,10 @@ namespace detail = recmix::als::detail;
 
 namespace {
 
+using recmix::test::random_matrix;
+
 template <class S>
 using RowVector = Eigen::Matrix<S, 1, Eigen::Dynamic>;
-
-/// Random sparse matrix, weights in [1, 5); each cell kept with probability `density`. A
-/// fraction `zeros` of the kept cells get an explicit weight 0; row `empty_row` stays empty.
-InteractionMatrix random_matrix(Index rows, Index cols, double density, std::uint32_t seed, double zeros = 0.0,
-                                Index empty_row = -1) {
-  std::mt19937 rng(seed);
-  std::bernoulli_distribution keep(density);
-  std::bernoulli_distribution zero(zeros);
-  std::uniform_real_distribution<float> weight(1.0f, 5.0f);
-  std::vector<Index> u, i;
-  std::vector<float> w;
-  for (Index r = 0; r < rows; ++r) {
-    for (Index c = 0; c < cols; ++c) {
-      if (r == empty_row || !keep(rng)) continue;
-      u.push_back(r);
-      i.push_back(c);
-      w.push_back(zero(rng) ? 0.0f : weight(rng));
-    }
-  }
-  return InteractionMatrix::from_triplets(rows, cols, u, i, w);
-}
 
 template <class S>
 RowMatrix<S> random_dense(Index rows, Index cols, std::uint32_t seed, double lo, double hi) {
@@ -648,7 +620,7 @@ TEST_CASE("partial_fit_users: a training user's own row reproduces its converged
   Options o;
   o.factors = 4;
   o.regularization = 1.0;
-  o.iterations = 100;
+  o.iterations = 400;  // ALS converges linearly; 30 x 20 at f = 4 costs nothing
   o.solver = Solver::cholesky;
   o.threads = 1;
   const ImplicitALS<double> fitted = fitted_model<double>(m, o);
@@ -926,6 +898,8 @@ TEST_CASE_TEMPLATE("options: every invalid value throws, naming the option", S, 
                        invalid_argument);
   CHECK_THROWS_WITH_AS(ImplicitALS<S>(with([](Options& o) { o.threads = -1; })), doctest::Contains("threads"),
                        invalid_argument);
+  CHECK_THROWS_WITH_AS(ImplicitALS<S>(with([](Options& o) { o.threads = ImplicitALS<S>::kMaxThreads + 1; })),
+                       doctest::Contains("threads"), invalid_argument);
   CHECK_THROWS_WITH_AS(ImplicitALS<S>(with([](Options& o) { o.init_scale = 0.0; })), doctest::Contains("init_scale"),
                        invalid_argument);
   CHECK_THROWS_AS(ImplicitALS<S>(with([](Options& o) { o.init_scale = -0.01; })), invalid_argument);

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <recmix/core/errors.hpp>
 #include <recmix/core/id_map.hpp>
 #include <recmix/core/interaction_matrix.hpp>
@@ -37,6 +39,8 @@ using recmix::UserBatch;
 
 namespace {
 
+using recmix::test::random_matrix;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -63,25 +67,6 @@ InteractionMatrix hand_matrix() {
   const std::vector<Index> items = {3, 2, 0, 2, 1, 3};
   const std::vector<float> weights = {1.0f, 2.0f, 0.5f, 3.0f, 4.0f, 0.25f};
   return InteractionMatrix::from_triplets(3, 4, users, items, weights);
-}
-
-/// Random sparse matrix with weights in [1, 5); every cell kept with probability `density`.
-InteractionMatrix random_matrix(Index rows, Index cols, double density, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::bernoulli_distribution keep(density);
-  std::uniform_real_distribution<float> weight(1.0f, 5.0f);
-  std::vector<Index> u, i;
-  std::vector<float> w;
-  for (Index r = 0; r < rows; ++r) {
-    for (Index c = 0; c < cols; ++c) {
-      if (keep(rng)) {
-        u.push_back(r);
-        i.push_back(c);
-        w.push_back(weight(rng));
-      }
-    }
-  }
-  return InteractionMatrix::from_triplets(rows, cols, u, i, w);
 }
 
 // ---- IdMap key helpers -------------------------------------------------------------------------

@@ -81,6 +81,8 @@ class ImplicitALS {
   using Factors = RowMatrix<Scalar>;
   static constexpr const char* kModelKind = "implicit_als";
   static constexpr unsigned kFormatVersion = 1;
+  /// Largest `threads` option accepted (a model file asking for more is refused, not obeyed).
+  static constexpr int kMaxThreads = 1024;
 
   /// Validates the options; throws recmix::invalid_argument naming the bad one.
   explicit ImplicitALS(const Options& options = {}) : options_(options) { validate_options(options_, "ImplicitALS"); }
@@ -315,7 +317,7 @@ class ImplicitALS {
     if (!user_factors_.allFinite() || !item_factors_.allFinite()) {
       throw model_format_error("ImplicitALS::load: factor matrices hold NaN or Inf");
     }
-    refresh_cache(resolve_threads(options_.threads));
+    refresh_cache(resolve_threads(0));
   }
 
  private:
@@ -330,7 +332,10 @@ class ImplicitALS {
     }
     if (o.iterations < 0) throw invalid_argument(who + ": iterations must be >= 0, got " + std::to_string(o.iterations));
     if (o.cg_steps < 1) throw invalid_argument(who + ": cg_steps must be >= 1, got " + std::to_string(o.cg_steps));
-    if (o.threads < 0) throw invalid_argument(who + ": threads must be >= 0, got " + std::to_string(o.threads));
+    if (o.threads < 0 || o.threads > kMaxThreads) {
+      throw invalid_argument(who + ": threads must be in [0, " + std::to_string(kMaxThreads) + "], got " +
+                             std::to_string(o.threads));
+    }
     if (!(o.init_scale > 0.0) || !std::isfinite(o.init_scale)) {
       throw invalid_argument(who + ": init_scale must be finite and > 0, got " + std::to_string(o.init_scale));
     }

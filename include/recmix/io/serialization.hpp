@@ -21,6 +21,7 @@
 /// target and rename it over the target, so an interrupted save never leaves a half-written model.
 
 #include <boost/archive/archive_exception.hpp>
+#include <boost/archive/basic_archive.hpp>
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/archive/text_iarchive.hpp>
@@ -78,7 +79,17 @@ inline thread_local std::size_t load_element_budget = std::numeric_limits<std::s
 
 template <class Archive, class T>
 void archive_field(Archive& ar, const char* name, T& value) {
-  ar& boost::serialization::make_nvp(name, value);
+  if constexpr (std::is_same_v<T, bool> && std::is_same_v<Archive, boost::archive::binary_iarchive>) {
+    // Boost copies a bool's byte from a binary archive straight into the bool, so a corrupted
+    // byte would make a bool that is neither true nor false. Read the byte and check it.
+    static_assert(sizeof(bool) == 1, "binary archives store a bool as one byte");
+    unsigned char byte = 0;
+    ar >> boost::serialization::make_nvp(name, byte);
+    if (byte > 1) throw model_format_error(std::string("field '") + name + "' is not a bool (" + std::to_string(byte) + ")");
+    value = byte != 0;
+  } else {
+    ar& boost::serialization::make_nvp(name, value);
+  }
 }
 
 inline std::uint32_t crc32(const char* data, std::size_t n) {
@@ -198,6 +209,25 @@ void check_envelope(const Envelope& e, const std::string& source) {
   if (e.archive != "binary" && e.archive != "text" && e.archive != "xml") throw fail("unknown archive kind '" + e.archive + "'");
 }
 
+/// Whether a binary or text payload starts with the signature Boost writes (the length of
+/// "serialization::archive", then the string). Boost's binary and text archives size a string to
+/// that length before reading and checking it, so a corrupted length would allocate gigabytes.
+/// XML archives carry the signature as an attribute, with no length.
+inline bool has_archive_signature(const std::string& payload, const std::string& archive) {
+  const std::string signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
+  std::string expected;
+  if (archive == "binary") {
+    const std::size_t length = signature.size();
+    expected.assign(reinterpret_cast<const char*>(&length), sizeof length);
+  } else if (archive == "text") {
+    expected = std::to_string(signature.size()) + ' ';
+  } else {
+    return true;
+  }
+  expected += signature;
+  return payload.compare(0, expected.size(), expected) == 0;
+}
+
 /// Restores the element budget when a load ends.
 struct BudgetScope {
   std::size_t saved;
@@ -284,6 +314,9 @@ void load(Model& model, std::istream& in, const std::string& source = "<stream>"
   if (in.peek() != std::char_traits<char>::eof()) throw model_format_error(source + ": trailing bytes after the payload");
   if (detail::crc32(payload.data(), payload.size()) != e.crc) {
     throw model_format_error(source + ": checksum mismatch (the file is corrupted)");
+  }
+  if (!detail::has_archive_signature(payload, e.archive)) {
+    throw model_format_error(source + ": the payload is not a Boost " + e.archive + " archive");
   }
   Model fresh;
   try {

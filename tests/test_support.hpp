@@ -1,0 +1,35 @@
+#pragma once
+// Shared helpers of the doctest suites.
+
+#include <recmix/core/interaction_matrix.hpp>
+#include <recmix/core/types.hpp>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace recmix::test {
+
+/// Random sparse matrix with weights in [1, 5); every cell kept with probability `density`. A
+/// kept cell becomes an explicit zero with probability `zeros`; row `empty_row` (if >= 0) is left
+/// empty.
+inline InteractionMatrix random_matrix(Index rows, Index cols, double density, std::uint32_t seed, double zeros = 0.0,
+                                       Index empty_row = -1) {
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution keep(density);
+  std::bernoulli_distribution zero(zeros);
+  std::uniform_real_distribution<float> weight(1.0f, 5.0f);
+  std::vector<Index> u, i;
+  std::vector<float> w;
+  for (Index r = 0; r < rows; ++r) {
+    for (Index c = 0; c < cols; ++c) {
+      if (r == empty_row || !keep(rng)) continue;
+      u.push_back(r);
+      i.push_back(c);
+      w.push_back(zeros > 0.0 && zero(rng) ? 0.0f : weight(rng));
+    }
+  }
+  return InteractionMatrix::from_triplets(rows, cols, u, i, w);
+}
+
+}  // namespace recmix::test
