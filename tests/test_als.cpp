@@ -8,6 +8,7 @@
 
 #include <recmix/als/implicit_als.hpp>
 #include <recmix/als/solvers.hpp>
+#include <recmix/datasets/synthetic.hpp>
 #include <recmix/core/errors.hpp>
 #include <recmix/core/interaction_matrix.hpp>
 #include <recmix/core/observer.hpp>
@@ -938,4 +939,28 @@ TEST_CASE_TEMPLATE("fit: invalid matrices throw", S, float, double) {
   model.fit(m);
   CHECK_THROWS_AS((void)model.loss(random_matrix(10, 7, 0.4, 21)), invalid_argument);
   CHECK_THROWS_AS((void)model.loss(negative), invalid_argument);
+}
+
+TEST_CASE("fit: the exact solver is stable in float when items are fewer than factors") {
+  // 24 items, f = 32: Y^T Y has rank <= 24 and lambda alone controls 8 directions. Formed in
+  // float, rounding of Y^T Y exceeded lambda there: the loss went up between iterations and on
+  // 950k users the factors became NaN. The exact solver now forms and solves in double.
+  recmix::datasets::SyntheticSpec spec;
+  spec.shape = recmix::datasets::SyntheticShape::santander;
+  spec.users = 50000;
+  spec.seed = 42;
+  const InteractionMatrix m = recmix::datasets::synthetic_interactions(spec);
+  Options o;
+  o.factors = 32;
+  o.iterations = 5;
+  o.solver = Solver::cholesky;
+  o.calculate_loss = true;
+  ImplicitALS<float> model(o);
+  const auto report = model.fit(m);
+  CHECK(model.user_factors().allFinite());
+  CHECK(model.item_factors().allFinite());
+  for (std::size_t k = 1; k < report.loss.size(); ++k) {
+    CAPTURE(k);
+    CHECK(report.loss[k] <= report.loss[k - 1] * (1.0 + 1e-5));
+  }
 }

@@ -378,7 +378,7 @@ class ImplicitALS {
   [[nodiscard]] detail::HalfSweep<Scalar> sweep_for(const InteractionMatrix& m, int threads) const {
     detail::HalfSweep<Scalar> s(m, item_factors_, confidence_map(), static_cast<Scalar>(options_.regularization),
                                 options_.cg_steps, threads, /*need_gram=*/false);
-    s.G = item_gram_;
+    s.Gd = item_gram_;
     return s;
   }
 
@@ -399,7 +399,7 @@ class ImplicitALS {
   }
 
   void refresh_cache(int threads) {
-    item_gram_ = detail::gram(item_factors_, static_cast<Scalar>(options_.regularization), threads);
+    item_gram_ = detail::gram(item_factors_, options_.regularization, threads);
   }
 
   /// Uniform [0, init_scale) from a counter-based hash of (seed, salt, row, column): the same
@@ -480,7 +480,7 @@ class ImplicitALS {
   Options options_;
   Factors user_factors_;
   Factors item_factors_;
-  RowMatrix<Scalar> item_gram_;  ///< Y^T Y + lambda I, for fold-in; rebuilt after fit/load
+  RowMatrix<double> item_gram_;  ///< Y^T Y + lambda I in double, for fold-in; rebuilt after fit/load
 };
 
 static_assert(Recommender<ImplicitALS<float>>);

@@ -62,26 +62,27 @@ struct ConfidenceMap {
   }
 };
 
-/// Y^T Y (+ lambda I), summed over fixed row chunks in a fixed order: identical for any thread count.
-template <class Scalar>
-RowMatrix<Scalar> gram(const RowMatrix<Scalar>& Y, Scalar lambda, int threads) {
+/// Y^T Y (+ lambda I), summed over fixed row chunks in a fixed order: identical for any thread
+/// count. `Out` is the precision of the products and sums (double for the exact solver).
+template <class Scalar, class Out = Scalar>
+RowMatrix<Out> gram(const RowMatrix<Scalar>& Y, Out lambda, int threads) {
   const Index f = static_cast<Index>(Y.cols());
   const Index n = static_cast<Index>(Y.rows());
   const Index chunks = std::max<Index>(1, (n + kGramChunk - 1) / kGramChunk);
-  std::vector<RowMatrix<Scalar>> partial(static_cast<std::size_t>(chunks));
+  std::vector<RowMatrix<Out>> partial(static_cast<std::size_t>(chunks));
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #endif
   for (Index c = 0; c < chunks; ++c) {
     const Index b = c * kGramChunk, e = std::min(n, b + kGramChunk);
-    auto block = Y.middleRows(b, e - b);
+    const auto block = Y.middleRows(b, e - b).template cast<Out>();
     // Symmetric rank-k update (half the flops of a full product); lower triangle only.
-    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> g = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>::Zero(f, f);
+    Eigen::Matrix<Out, Eigen::Dynamic, Eigen::Dynamic> g = Eigen::Matrix<Out, Eigen::Dynamic, Eigen::Dynamic>::Zero(f, f);
     g.template selfadjointView<Eigen::Lower>().rankUpdate(block.transpose());
     partial[static_cast<std::size_t>(c)] = g.template selfadjointView<Eigen::Lower>();
   }
   (void)threads;
-  RowMatrix<Scalar> G = RowMatrix<Scalar>::Zero(f, f);
+  RowMatrix<Out> G = RowMatrix<Out>::Zero(f, f);
   for (auto& p : partial) G += p;
   G.diagonal().array() += lambda;
   return G;
@@ -115,7 +116,8 @@ struct HalfSweep {
   int threads;
   Index rows = 0;
   bool narrow = false;          ///< use the narrow form ((P Y^T) o W) Y
-  RowMatrix<Scalar> G;          ///< Y^T Y + lambda I (wide form and Cholesky)
+  RowMatrix<Scalar> G;          ///< Y^T Y + lambda I (wide form)
+  RowMatrix<double> Gd;         ///< Y^T Y + lambda I in double (exact solver and fold-in)
   RowMatrix<Scalar> K;          ///< Y Y^T (narrow form)
   std::vector<Offset> counts;   ///< nonzeros per row when by_row is null
 
@@ -131,6 +133,7 @@ struct HalfSweep {
       for (Index j : by_other->indices()) ++counts[static_cast<std::size_t>(j)];
     }
     if (need_gram || !narrow) G = gram(y, l, nthreads);
+    if (need_gram) Gd = gram(y, static_cast<double>(l), nthreads);
     if (narrow) K.noalias() = y * y.transpose();
   }
 
@@ -458,7 +461,9 @@ void cg_sweep(const HalfSweep<Scalar>& s, RowMatrix<Scalar>& X) {
 }
 
 /// Exact solution of one row: x = A^{-1} b by Cholesky (LDL^T fallback when A is not positive
-/// definite, e.g. lambda = 0 with too few items).
+/// definite, e.g. lambda = 0 with too few items). Formed (from s.Gd) and solved in double whatever
+/// Scalar is: with few items A = Y^T Y + lambda I is badly conditioned (rank(Y^T Y) <= n < f), and
+/// float rounding of Y^T Y can exceed lambda in the directions only lambda controls.
 template <class Scalar>
 void cholesky_solve_row(const HalfSweep<Scalar>& s, SparseRow row,
                         std::type_identity_t<Eigen::Ref<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>>> x) {
@@ -467,22 +472,18 @@ void cholesky_solve_row(const HalfSweep<Scalar>& s, SparseRow row,
     x.setZero();
     return;
   }
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> A = s.G;
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> b = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>::Zero(f);
+  Eigen::MatrixXd A = s.Gd;
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(f);
   for (std::size_t k = 0; k < row.size(); ++k) {
-    const Index i = row.indices[k];
     const float r = row.values[k];
-    const Scalar c = s.conf(r);
-    auto y = s.other.row(i).transpose();
-    A.noalias() += (c - Scalar(1)) * y * y.transpose();
+    const double c = static_cast<double>(s.conf(r));
+    const Eigen::VectorXd y = s.other.row(row.indices[k]).transpose().template cast<double>();
+    A.noalias() += (c - 1.0) * y * y.transpose();
     if (r > 0.0f) b.noalias() += c * y;
   }
-  Eigen::LLT<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>> llt(A);
-  if (llt.info() == Eigen::Success) {
-    x = llt.solve(b).transpose();
-  } else {
-    x = A.ldlt().solve(b).transpose();
-  }
+  Eigen::LLT<Eigen::MatrixXd> llt(A);
+  const Eigen::VectorXd solution = llt.info() == Eigen::Success ? Eigen::VectorXd(llt.solve(b)) : Eigen::VectorXd(A.ldlt().solve(b));
+  x = solution.transpose().template cast<Scalar>();
 }
 
 /// One exact half-sweep (for verification and fold-in): every row solved by Cholesky.
