@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <recmix/core/errors.hpp>
 #include <recmix/core/interaction_matrix.hpp>
 #include <recmix/core/types.hpp>
@@ -33,34 +35,7 @@ using recmix::Offset;
 
 namespace {
 
-/// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto now = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-    for (int attempt = 0;; ++attempt) {
-      char name[96];
-      std::snprintf(name, sizeof name, "recmix-test-io-%llx-%08x", now + static_cast<unsigned long long>(attempt),
-                    static_cast<unsigned>(rd()));
-      path_ = fs::temp_directory_path() / name;
-      if (fs::create_directory(path_)) break;
-      REQUIRE(attempt < 100);
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using recmix::test::TempDir;
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

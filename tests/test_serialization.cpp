@@ -39,6 +39,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using recmix::test::TempDir;
+
 using recmix::test::random_matrix;
 
 constexpr ArchiveFormat kFormats[] = {ArchiveFormat::binary, ArchiveFormat::text, ArchiveFormat::xml};
@@ -75,35 +77,6 @@ const ImplicitALS<S>& other_model() {
   }();
   return model;
 }
-
-/// A fresh directory under the system temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const auto now = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-    for (int attempt = 0;; ++attempt) {
-      char name[96];
-      std::snprintf(name, sizeof name, "recmix-test-serialization-%llx-%08x", now + static_cast<unsigned long long>(attempt),
-                    static_cast<unsigned>(rd()));
-      path_ = fs::temp_directory_path() / name;
-      if (fs::create_directory(path_)) break;
-      REQUIRE(attempt < 100);
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

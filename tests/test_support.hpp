@@ -4,8 +4,15 @@
 #include <recmix/core/interaction_matrix.hpp>
 #include <recmix/core/types.hpp>
 
+#include <doctest/doctest.h>
+
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <random>
+#include <string>
+#include <system_error>
 #include <vector>
 
 namespace recmix::test {
@@ -31,5 +38,34 @@ inline InteractionMatrix random_matrix(Index rows, Index cols, double density, s
   }
   return InteractionMatrix::from_triplets(rows, cols, u, i, w);
 }
+
+/// A fresh directory under the system temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const char* prefix = "recmix-test") {
+    std::random_device rd;
+    const auto now = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
+    for (int attempt = 0;; ++attempt) {
+      char name[128];
+      std::snprintf(name, sizeof name, "%s-%llx-%08x", prefix, now + static_cast<unsigned long long>(attempt),
+                    static_cast<unsigned>(rd()));
+      path_ = std::filesystem::temp_directory_path() / name;
+      if (std::filesystem::create_directory(path_)) break;
+      REQUIRE(attempt < 100);
+    }
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace recmix::test

@@ -112,13 +112,7 @@ class InteractionMatrix {
     values.resize(static_cast<std::size_t>(out));
     indices.shrink_to_fit();
     values.shrink_to_fit();
-    InteractionMatrix m;
-    m.rows_ = rows;
-    m.cols_ = cols;
-    m.indptr_ = std::move(indptr);
-    m.indices_ = std::move(indices);
-    m.values_ = std::move(values);
-    return m;
+    return adopt(rows, cols, std::move(indptr), std::move(indices), std::move(values));
   }
 
   /// Converts an Eigen sparse matrix (any storage order); explicit zeros are kept.
@@ -185,13 +179,7 @@ class InteractionMatrix {
         values[pos] = values_[static_cast<std::size_t>(k)];
       }
     }
-    InteractionMatrix t;
-    t.rows_ = cols_;
-    t.cols_ = rows_;
-    t.indptr_ = std::move(indptr);
-    t.indices_ = std::move(indices);
-    t.values_ = std::move(values);
-    return t;
+    return adopt(cols_, rows_, std::move(indptr), std::move(indices), std::move(values));
   }
 
   /// A matrix whose row k is row `rows[k]` of this one (for batch histories).
@@ -209,13 +197,7 @@ class InteractionMatrix {
       std::copy(src.indices.begin(), src.indices.end(), indices.begin() + indptr[k]);
       std::copy(src.values.begin(), src.values.end(), values.begin() + indptr[k]);
     }
-    InteractionMatrix m;
-    m.rows_ = static_cast<Index>(selected.size());
-    m.cols_ = cols_;
-    m.indptr_ = std::move(indptr);
-    m.indices_ = std::move(indices);
-    m.values_ = std::move(values);
-    return m;
+    return adopt(static_cast<Index>(selected.size()), cols_, std::move(indptr), std::move(indices), std::move(values));
   }
 
   /// Number of nonzeros in each row.
@@ -226,6 +208,18 @@ class InteractionMatrix {
   }
 
  private:
+  /// Takes CSR arrays this class built itself (already valid), without re-validating them.
+  static InteractionMatrix adopt(Index rows, Index cols, std::vector<Offset> indptr, std::vector<Index> indices,
+                                 std::vector<float> values) {
+    InteractionMatrix m;
+    m.rows_ = rows;
+    m.cols_ = cols;
+    m.indptr_ = std::move(indptr);
+    m.indices_ = std::move(indices);
+    m.values_ = std::move(values);
+    return m;
+  }
+
   static std::size_t checked_rows(std::int64_t rows, std::int64_t cols) {
     if (rows < 0 || cols < 0) {
       throw invalid_argument("InteractionMatrix: negative shape " + std::to_string(rows) + " x " + std::to_string(cols));
