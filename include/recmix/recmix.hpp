@@ -13,8 +13,10 @@
 
 #include "recmix/core/errors.hpp"
 #include "recmix/core/id_map.hpp"
+#include "recmix/core/interaction_log.hpp"
 #include "recmix/core/interaction_matrix.hpp"
 #include "recmix/core/observer.hpp"
+#include "recmix/core/random.hpp"
 #include "recmix/core/recommend.hpp"
 #include "recmix/core/recommender.hpp"
 #include "recmix/core/threads.hpp"
@@ -23,3 +25,21 @@
 
 #include "recmix/als/implicit_als.hpp"
 #include "recmix/als/solvers.hpp"
+
+#include "recmix/cluster/cluster_recommender.hpp"
+#include "recmix/cluster/kmeans.hpp"
+
+#include "recmix/features/encoding.hpp"
+#include "recmix/features/scaling.hpp"
+
+#include "recmix/io/coo.hpp"
+#include "recmix/io/csv.hpp"
+
+#include "recmix/split/random_split.hpp"
+#include "recmix/split/snapshot.hpp"
+#include "recmix/split/split_result.hpp"
+#include "recmix/split/temporal.hpp"
+
+#include "recmix/metrics/classification.hpp"
+#include "recmix/metrics/evaluate.hpp"
+#include "recmix/metrics/ranking.hpp"

@@ -24,33 +24,32 @@ namespace recmix::detail {
 
 class TopK {
  public:
-  explicit TopK(Index k) : k_(static_cast<std::size_t>(k)) { heap_.reserve(k_); }
+  explicit TopK(Index k) : k_(static_cast<std::size_t>(k)), sorted_(k_ <= kSortedLimit), entries_(k_) {}
 
-  void clear() { heap_.clear(); }
+  void clear() { size_ = 0; }
 
   /// Offers one candidate.
   void push(float score, Index item) {
     if (!(score > -std::numeric_limits<float>::infinity())) return;  // -inf and NaN
-    if (heap_.size() < k_) {
-      heap_.emplace_back(score, item);
-      std::push_heap(heap_.begin(), heap_.end(), better);
-    } else if (k_ > 0 && better({score, item}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), better);
-      heap_.back() = {score, item};
-      std::push_heap(heap_.begin(), heap_.end(), better);
+    if (k_ == 0) return;
+    if (sorted_) {
+      push_sorted({score, item});
+    } else {
+      push_heap({score, item});
     }
   }
 
   /// Offers items 0..n-1 with scores[i].
   void scan(const float* scores, Index n) {
     Index i = 0;
-    for (; i < n && heap_.size() < k_; ++i) push(scores[i], i);
+    for (; i < n && size_ < k_; ++i) push(scores[i], i);
     if (k_ == 0) return;
-    float threshold = heap_.empty() ? -std::numeric_limits<float>::infinity() : heap_.front().first;
+    // Once full, only a candidate at least as good as the worst kept entry can enter.
+    float threshold = worst_score();
     for (; i < n; ++i) {
       if (scores[i] >= threshold) {
         push(scores[i], i);
-        threshold = heap_.front().first;
+        threshold = worst_score();
       }
     }
   }
@@ -63,30 +62,69 @@ class TopK {
   /// Writes the selection best first into items/scores (k slots each); unused slots get item -1
   /// and a NaN score. Returns how many were filled.
   Index write(Index* items, float* scores) {
-    std::sort(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return better(a, b); });
+    const auto end = entries_.begin() + static_cast<std::ptrdiff_t>(size_);
+    if (!sorted_) std::sort(entries_.begin(), end, [](const Entry& a, const Entry& b) { return better(a, b); });
     std::size_t j = 0;
-    for (; j < heap_.size(); ++j) {
-      items[j] = heap_[j].second;
-      scores[j] = heap_[j].first;
+    for (; j < size_; ++j) {
+      items[j] = entries_[j].second;
+      scores[j] = entries_[j].first;
     }
     for (std::size_t t = j; t < k_; ++t) {
       items[t] = -1;
       scores[t] = std::numeric_limits<float>::quiet_NaN();
     }
-    heap_.clear();
+    size_ = 0;
     return static_cast<Index>(j);
   }
 
  private:
   using Entry = std::pair<float, Index>;
-  // Heap order: the front is the worst kept candidate. "a better than b" = higher score, or the
-  // same score and a lower index; used as the heap's less-than, so the front is the worst.
+  /// Up to this k the selection is a sorted array with insertion (a few compares per item for
+  /// catalogues of tens of items); above it, a binary heap.
+  static constexpr std::size_t kSortedLimit = 64;
+
+  // "a better than b" = higher score, or the same score and a lower index.
   static bool better(const Entry& a, const Entry& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   }
 
+  float worst_score() const {
+    if (size_ < k_) return -std::numeric_limits<float>::infinity();
+    return sorted_ ? entries_[size_ - 1].first : entries_.front().first;
+  }
+
+  // Sorted mode: entries_ best first.
+  void push_sorted(const Entry& e) {
+    std::size_t pos = size_;
+    if (size_ == k_) {
+      if (!better(e, entries_[size_ - 1])) return;
+      --pos;
+    } else {
+      ++size_;
+    }
+    while (pos > 0 && better(e, entries_[pos - 1])) {
+      entries_[pos] = entries_[pos - 1];
+      --pos;
+    }
+    entries_[pos] = e;
+  }
+
+  // Heap mode: used as the heap's less-than, `better` puts the worst kept entry at the front.
+  void push_heap(const Entry& e) {
+    if (size_ < k_) {
+      entries_[size_++] = e;
+      std::push_heap(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(size_), better);
+    } else if (better(e, entries_.front())) {
+      std::pop_heap(entries_.begin(), entries_.end(), better);
+      entries_.back() = e;
+      std::push_heap(entries_.begin(), entries_.end(), better);
+    }
+  }
+
   std::size_t k_;
-  std::vector<Entry> heap_;
+  bool sorted_;
+  std::vector<Entry> entries_;  // k slots; the first size_ are in use
+  std::size_t size_ = 0;
 };
 
 }  // namespace recmix::detail

@@ -1,0 +1,798 @@
+#pragma once
+/// @file
+/// KMeans<Scalar>: k-means with greedy k-means++ seeding, plain Lloyd or Hamerly's
+/// bound-accelerated Lloyd (same assignments), sample weights, several restarts, and results
+/// identical for any thread count.
+///
+/// @code
+/// recmix::cluster::KMeans<float> km({.k = 16, .seed = 7});
+/// recmix::cluster::KMeansReport r = km.fit(X);        // X: n x d, row-major
+/// r.inertia; r.iterations; r.converged;
+/// std::vector<recmix::Index> cluster = km.predict(Y);  // nearest centre of each row of Y
+/// recmix::RowMatrixXf dist = km.transform(Y);           // n x k Euclidean distances
+/// @endcode
+///
+/// The iteration follows scikit-learn's: assign every point to its nearest centre, move each
+/// centre to the (weighted) mean of its points, stop when no assignment changed or when the
+/// squared centre shifts sum to at most tol x (mean variance of the columns of X), or after
+/// max_iter iterations; then assign once more with the final centres for labels and inertia.
+/// A cluster left empty is re-seeded with the point farthest from its centre (the farthest not
+/// already taken, in centre order), as scikit-learn does.
+///
+/// Distances are ‖x‖² − 2 x·c + ‖c‖² in Scalar, computed for tiles of 32 points at once; centre
+/// sums are accumulated in double per block of 4,096 points and the blocks added in order, so
+/// every result is the same on any number of threads.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "recmix/cluster/kmeans_kernels.hpp"
+#include "recmix/core/errors.hpp"
+#include "recmix/core/observer.hpp"
+#include "recmix/core/parallel.hpp"
+#include "recmix/core/random.hpp"
+#include "recmix/core/serialize_fwd.hpp"
+#include "recmix/core/threads.hpp"
+#include "recmix/core/types.hpp"
+
+namespace recmix::cluster {
+
+enum class KMeansInit {
+  /// Greedy k-means++: each new centre is the best of `local_trials` candidates drawn with
+  /// probability proportional to weight x squared distance to the nearest chosen centre.
+  kmeans_plus_plus,
+  /// k distinct rows drawn uniformly.
+  random,
+  /// Options::initial_centroids.
+  given,
+};
+
+enum class KMeansAlgorithm {
+  /// Every point against every centre, every iteration.
+  lloyd,
+  /// Hamerly's bounds skip points whose nearest centre cannot have changed; the same
+  /// assignments as lloyd, fewer distance computations, 8 more bytes per point.
+  hamerly,
+};
+
+/// What a fit did, on top of FitReport (iterations, seconds, per-iteration inertia in `loss`).
+struct KMeansReport : FitReport {
+  double inertia = 0.0;        ///< sum of weight x squared distance to the nearest centre
+  bool converged = false;      ///< stopped before max_iter
+  double init_seconds = 0.0;   ///< seeding time, all restarts
+  int best_init = 0;           ///< which restart was kept (0-based)
+};
+
+template <class Scalar = float>
+class KMeans {
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>, "KMeans<float> or KMeans<double>");
+
+ public:
+  using scalar_type = Scalar;
+  using Matrix = RowMatrix<Scalar>;
+  static constexpr const char* kModelKind = "kmeans";
+  static constexpr unsigned kFormatVersion = 1;
+
+  struct Options {
+    /// Number of clusters (1 <= k <= rows of X).
+    Index k = 8;
+    /// Restarts with different seeds; the lowest inertia wins.
+    int n_init = 1;
+    int max_iter = 300;
+    /// Relative tolerance: stop when the squared centre shifts sum to <= tol x mean column variance.
+    double tol = 1e-4;
+    std::uint64_t seed = 42;
+    KMeansInit init = KMeansInit::kmeans_plus_plus;
+    /// Candidates per centre in k-means++; 0 = 2 + floor(ln k).
+    Index local_trials = 0;
+    /// k x d starting centres for KMeansInit::given.
+    Matrix initial_centroids = {};
+    KMeansAlgorithm algorithm = KMeansAlgorithm::lloyd;
+    /// 0 = all cores.
+    int threads = 0;
+  };
+
+  KMeans() = default;
+  /// Validates the options; throws recmix::invalid_argument naming the bad one.
+  explicit KMeans(const Options& options) : options_(options) { validate_options(options_, "KMeans"); }
+
+  /// Clusters the rows of X (n x d, finite). `sample_weight`: empty, or n finite weights >= 0
+  /// with a positive sum. The model is replaced only when the fit succeeds.
+  KMeansReport fit(Eigen::Ref<const Matrix> X, std::span<const Scalar> sample_weight, FitObserver& observer) {
+    constexpr const char* api = "KMeans::fit";
+    validate_data(X, sample_weight, api);
+    const int threads = resolve_threads(options_.threads, api);
+    recmix::detail::Stopwatch total;
+    KMeansReport best;
+    best.threading = threading_description(threads);
+    observer.on_begin("KMeans", options_.max_iter, best.threading);
+    const double tol = options_.tol * mean_column_variance(X);
+    Matrix best_centres;
+    std::vector<Index> best_labels;
+    double init_seconds = 0.0;
+    for (int run = 0; run < options_.n_init; ++run) {
+      recmix::detail::Stopwatch init_watch;
+      Matrix centres = initial_centres(X, sample_weight, options_.seed + static_cast<std::uint64_t>(run) * 0x9E3779B97F4A7C15ULL,
+                                       threads);
+      init_seconds += init_watch.seconds();
+      std::vector<Index> labels;
+      KMeansReport r = run_lloyd(X, sample_weight, centres, labels, tol, threads, observer, total);
+      if (run == 0 || r.inertia < best.inertia) {
+        r.best_init = run;
+        r.threading = best.threading;
+        best = std::move(r);
+        best_centres = std::move(centres);
+        best_labels = std::move(labels);
+      }
+    }
+    centroids_ = std::move(best_centres);
+    labels_ = std::move(best_labels);
+    inertia_ = best.inertia;
+    iterations_ = best.iterations;
+    table_.assign(centroids_);
+    best.init_seconds = init_seconds;
+    best.seconds = total.seconds();
+    observer.on_end(best);
+    return best;
+  }
+
+  KMeansReport fit(Eigen::Ref<const Matrix> X, std::span<const Scalar> sample_weight = {}) {
+    NullObserver none;
+    return fit(X, sample_weight, none);
+  }
+  KMeansReport fit(Eigen::Ref<const Matrix> X, std::span<const Scalar> sample_weight, FitObserver&& observer) {
+    return fit(X, sample_weight, observer);
+  }
+
+  /// Nearest centre of each row of X (ties to the lower centre index).
+  [[nodiscard]] std::vector<Index> predict(Eigen::Ref<const Matrix> X) const {
+    constexpr const char* api = "KMeans::predict";
+    check_query(X, api);
+    std::vector<Index> labels(static_cast<std::size_t>(X.rows()));
+    const int threads = resolve_threads(options_.threads, api);
+    const auto n = static_cast<Index>(X.rows());
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (Index i = 0; i < n; ++i) {
+      labels[static_cast<std::size_t>(i)] = detail::nearest(table_, X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), false).index;
+    }
+    (void)threads;
+    return labels;
+  }
+
+  /// Nearest centre of one point (d finite values), on the calling thread.
+  [[nodiscard]] Index predict_row(std::span<const Scalar> x) const {
+    constexpr const char* api = "KMeans::predict_row";
+    require_fitted(api);
+    if (static_cast<Index>(x.size()) != table_.d) {
+      throw invalid_argument(std::string(api) + ": the point has " + std::to_string(x.size()) + " values but the model was fitted on " +
+                             std::to_string(table_.d));
+    }
+    for (std::size_t j = 0; j < x.size(); ++j) {
+      if (!std::isfinite(x[j])) throw invalid_argument(std::string(api) + ": value " + std::to_string(j) + " is not finite");
+    }
+    return detail::nearest(table_, x.data(), false).index;
+  }
+
+  /// Euclidean distance of each row of X to each centre (n x k).
+  [[nodiscard]] Matrix transform(Eigen::Ref<const Matrix> X) const {
+    constexpr const char* api = "KMeans::transform";
+    check_query(X, api);
+    Matrix out(X.rows(), table_.k);
+    const auto n = static_cast<Index>(X.rows());
+    const int threads = resolve_threads(options_.threads, api);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (Index i = 0; i < n; ++i) {
+      Scalar* row = out.data() + static_cast<std::ptrdiff_t>(i) * table_.k;
+      detail::all_distances(table_, X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), row);
+      for (Index c = 0; c < table_.k; ++c) row[c] = std::sqrt(row[c]);
+    }
+    (void)threads;
+    return out;
+  }
+
+  [[nodiscard]] bool is_fitted() const noexcept { return centroids_.rows() > 0; }
+  [[nodiscard]] const Matrix& centroids() const {
+    require_fitted("KMeans::centroids");
+    return centroids_;
+  }
+  /// Cluster of each training row (empty after load: labels are not saved).
+  [[nodiscard]] const std::vector<Index>& labels() const noexcept { return labels_; }
+  [[nodiscard]] double inertia() const noexcept { return inertia_; }
+  [[nodiscard]] int iterations() const noexcept { return iterations_; }
+  [[nodiscard]] Index num_clusters() const noexcept { return static_cast<Index>(centroids_.rows()); }
+  [[nodiscard]] Index num_features() const noexcept { return static_cast<Index>(centroids_.cols()); }
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+  /// Boost.Serialization hook; use recmix::save / recmix::load from <recmix/io/serialization.hpp>.
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    using recmix::detail::archive_field;
+    archive_field(ar, "k", options_.k);
+    archive_field(ar, "n_init", options_.n_init);
+    archive_field(ar, "max_iter", options_.max_iter);
+    archive_field(ar, "tol", options_.tol);
+    archive_field(ar, "seed", options_.seed);
+    archive_field(ar, "init", options_.init);
+    archive_field(ar, "local_trials", options_.local_trials);
+    archive_field(ar, "algorithm", options_.algorithm);
+    archive_field(ar, "threads", options_.threads);
+    archive_field(ar, "centroids", centroids_);
+    archive_field(ar, "inertia", inertia_);
+    archive_field(ar, "iterations", iterations_);
+  }
+
+  /// Called by recmix::load: checks the loaded state (throws model_format_error) and rebuilds caches.
+  void on_loaded() {
+    options_.initial_centroids.resize(0, 0);
+    try {
+      validate_options(options_, "KMeans::load");
+    } catch (const invalid_argument& e) {
+      throw model_format_error(e.what());
+    }
+    if (centroids_.rows() != options_.k || centroids_.cols() < 1) {
+      throw model_format_error("KMeans::load: centroids are " + std::to_string(centroids_.rows()) + " x " +
+                               std::to_string(centroids_.cols()) + " but k = " + std::to_string(options_.k));
+    }
+    if (!centroids_.allFinite() || !std::isfinite(inertia_) || inertia_ < 0) {
+      throw model_format_error("KMeans::load: centroids or inertia hold NaN, Inf or a negative inertia");
+    }
+    labels_.clear();
+    table_.assign(centroids_);
+  }
+
+ private:
+  // ---- validation ----------------------------------------------------------------------------
+
+  static void validate_options(const Options& o, const char* api) {
+    const std::string who(api);
+    if (o.k < 1) throw invalid_argument(who + ": k must be >= 1, got " + std::to_string(o.k));
+    if (o.n_init < 1) throw invalid_argument(who + ": n_init must be >= 1, got " + std::to_string(o.n_init));
+    if (o.max_iter < 1) throw invalid_argument(who + ": max_iter must be >= 1, got " + std::to_string(o.max_iter));
+    if (!(o.tol >= 0.0) || !std::isfinite(o.tol)) throw invalid_argument(who + ": tol must be finite and >= 0, got " + std::to_string(o.tol));
+    if (o.local_trials < 0) throw invalid_argument(who + ": local_trials must be >= 0, got " + std::to_string(o.local_trials));
+    if (o.threads < 0) throw invalid_argument(who + ": threads must be >= 0, got " + std::to_string(o.threads));
+    if (o.init == KMeansInit::given) {
+      if (o.initial_centroids.rows() != o.k) {
+        throw invalid_argument(who + ": init = given needs initial_centroids with k = " + std::to_string(o.k) + " rows, got " +
+                               std::to_string(o.initial_centroids.rows()));
+      }
+      if (!o.initial_centroids.allFinite()) throw invalid_argument(who + ": initial_centroids hold NaN or Inf");
+      if (o.n_init != 1) throw invalid_argument(who + ": init = given runs once; n_init must be 1, got " + std::to_string(o.n_init));
+    } else if (o.initial_centroids.size() != 0) {
+      throw invalid_argument(who + ": initial_centroids are only used with init = given");
+    }
+    if (static_cast<int>(o.init) < 0 || static_cast<int>(o.init) > 2) throw invalid_argument(who + ": unknown init");
+    if (static_cast<int>(o.algorithm) < 0 || static_cast<int>(o.algorithm) > 1) throw invalid_argument(who + ": unknown algorithm");
+  }
+
+  void validate_data(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const char* api) const {
+    const std::string who(api);
+    if (X.rows() == 0 || X.cols() == 0) {
+      throw invalid_argument(who + ": X is empty (" + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ")");
+    }
+    if (X.rows() > std::numeric_limits<Index>::max()) throw invalid_argument(who + ": more than 2^31-1 rows");
+    if (options_.k > X.rows()) {
+      throw invalid_argument(who + ": k = " + std::to_string(options_.k) + " exceeds the " + std::to_string(X.rows()) + " rows of X");
+    }
+    if (options_.init == KMeansInit::given && options_.initial_centroids.cols() != X.cols()) {
+      throw invalid_argument(who + ": initial_centroids have " + std::to_string(options_.initial_centroids.cols()) +
+                             " columns but X has " + std::to_string(X.cols()));
+    }
+    check_finite(X, api);
+    if (!w.empty()) {
+      if (static_cast<Eigen::Index>(w.size()) != X.rows()) {
+        throw invalid_argument(who + ": " + std::to_string(w.size()) + " sample weights for " + std::to_string(X.rows()) + " rows");
+      }
+      double sum = 0.0;
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        if (!std::isfinite(w[i]) || w[i] < 0) {
+          throw invalid_argument(who + ": sample weight " + std::to_string(w[i]) + " at row " + std::to_string(i) + " is not finite and >= 0");
+        }
+        sum += w[i];
+      }
+      if (!(sum > 0.0)) throw invalid_argument(who + ": sample weights sum to 0");
+    }
+  }
+
+  static void check_finite(const Eigen::Ref<const Matrix>& X, const char* api) {
+    for (Eigen::Index r = 0; r < X.rows(); ++r) {
+      const Scalar* row = X.data() + r * X.outerStride();  // rows may be strided
+      bool ok = true;
+      for (Eigen::Index c = 0; c < X.cols(); ++c) ok &= std::isfinite(row[c]);
+      if (!ok) {
+        for (Eigen::Index c = 0; c < X.cols(); ++c) {
+          if (!std::isfinite(row[c])) {
+            throw invalid_argument(std::string(api) + ": X(" + std::to_string(r) + ", " + std::to_string(c) + ") is " +
+                                   (std::isnan(row[c]) ? "NaN" : "infinite"));
+          }
+        }
+      }
+    }
+  }
+
+  void check_query(const Eigen::Ref<const Matrix>& X, const char* api) const {
+    require_fitted(api);
+    if (X.cols() != table_.d) {
+      throw invalid_argument(std::string(api) + ": X has " + std::to_string(X.cols()) + " columns but the model was fitted on " +
+                             std::to_string(table_.d));
+    }
+    if (X.rows() > std::numeric_limits<Index>::max()) throw invalid_argument(std::string(api) + ": more than 2^31-1 rows");
+    check_finite(X, api);
+  }
+
+  void require_fitted(const char* api) const {
+    if (!is_fitted()) throw not_fitted(std::string(api) + ": the model is not fitted");
+  }
+
+  static double mean_column_variance(const Eigen::Ref<const Matrix>& X) {
+    const auto n = static_cast<double>(X.rows());
+    double total = 0.0;
+    for (Eigen::Index c = 0; c < X.cols(); ++c) {
+      double mean = 0.0;
+      for (Eigen::Index r = 0; r < X.rows(); ++r) mean += static_cast<double>(X(r, c));
+      mean /= n;
+      double var = 0.0;
+      for (Eigen::Index r = 0; r < X.rows(); ++r) {
+        const double dv = static_cast<double>(X(r, c)) - mean;
+        var += dv * dv;
+      }
+      total += var / n;
+    }
+    return total / static_cast<double>(X.cols());
+  }
+
+  static Scalar weight_of(std::span<const Scalar> w, Index i) { return w.empty() ? Scalar(1) : w[static_cast<std::size_t>(i)]; }
+
+  // ---- seeding -------------------------------------------------------------------------------
+
+  Matrix initial_centres(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, std::uint64_t seed, int threads) const {
+    if (options_.init == KMeansInit::given) return options_.initial_centroids;
+    Rng rng(seed);
+    const auto n = static_cast<Index>(X.rows());
+    Matrix centres(options_.k, X.cols());
+    if (options_.init == KMeansInit::random) {
+      // Floyd's algorithm: k distinct rows with O(k) memory.
+      std::vector<Index> chosen;
+      std::unordered_set<Index> taken;
+      for (Index j = n - options_.k; j < n; ++j) {
+        const auto t = static_cast<Index>(rng.below(static_cast<std::uint64_t>(j) + 1));
+        const Index pick = taken.count(t) != 0 ? j : t;
+        taken.insert(pick);
+        chosen.push_back(pick);
+      }
+      for (Index c = 0; c < options_.k; ++c) centres.row(c) = X.row(chosen[static_cast<std::size_t>(c)]);
+      return centres;
+    }
+    return kmeans_plus_plus(X, w, rng, threads);
+  }
+
+  /// Index of the first point whose running sum of weight x closest reaches `target`, using
+  /// the per-block totals to skip whole blocks.
+  static Index sample_point(double target, const std::vector<double>& block_pot, const std::vector<Scalar>& closest,
+                            std::span<const Scalar> w, Index n) {
+    double acc = 0.0;
+    Index b = 0;
+    const Index n_blocks = static_cast<Index>(block_pot.size());
+    while (b < n_blocks - 1 && acc + block_pot[static_cast<std::size_t>(b)] < target) acc += block_pot[static_cast<std::size_t>(b++)];
+    // Usually found inside block b; rounding may push it a little further.
+    for (Index i = b * detail::kBlock; i < n; ++i) {
+      acc += static_cast<double>(weight_of(w, i)) * static_cast<double>(closest[static_cast<std::size_t>(i)]);
+      if (acc >= target) return i;
+    }
+    // Rounding left the target beyond the total: take the last point with positive mass.
+    for (Index i = n - 1; i > 0; --i) {
+      if (static_cast<double>(weight_of(w, i)) * static_cast<double>(closest[static_cast<std::size_t>(i)]) > 0.0) return i;
+    }
+    return 0;
+  }
+
+  /// Potentials of the candidates over points [begin, end): pots[j] = sum of weight x
+  /// min(closest, squared distance to candidate j).
+  template <int W>
+  static void candidate_block(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table,
+                              const std::vector<Scalar>& closest, Index begin, Index end, double* pots) {
+    const Index d = table.d;
+    for (Index q = 0; q < table.chunks; ++q) {
+      const Scalar* ct = table.transposed.data() + static_cast<std::ptrdiff_t>(q) * d * W;
+      const Scalar* cn = table.norms.data() + static_cast<std::ptrdiff_t>(q) * W;
+      double lane[W];
+      for (int c = 0; c < W; ++c) lane[c] = 0.0;
+      Scalar dist[W];
+      for (Index i = begin; i < end; ++i) {
+        const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
+        detail::chunk_distances<Scalar, W>(x, detail::squared_norm(x, d), d, ct, cn, dist);
+        const Scalar ci = closest[static_cast<std::size_t>(i)];
+        const double wi = static_cast<double>(weight_of(w, i));
+#pragma omp simd
+        for (int c = 0; c < W; ++c) lane[c] += wi * static_cast<double>(dist[c] < ci ? dist[c] : ci);
+      }
+      const Index first = q * W, count = std::min<Index>(W, table.k - first);
+      for (Index j = 0; j < count; ++j) pots[first + j] = lane[j];
+    }
+  }
+
+  Matrix kmeans_plus_plus(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Rng& rng, int threads) const {
+    const auto n = static_cast<Index>(X.rows());
+    const auto d = static_cast<Index>(X.cols());
+    const Index k = options_.k;
+    const Index trials = options_.local_trials > 0 ? options_.local_trials
+                                                   : 2 + static_cast<Index>(std::floor(std::log(static_cast<double>(k))));
+    const Index n_blocks = detail::block_count(n);
+    Matrix centres(k, d);
+    std::vector<Scalar> closest(static_cast<std::size_t>(n));
+    std::vector<double> block_pot(static_cast<std::size_t>(n_blocks), 0.0);
+    std::vector<double> cand_pot(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(trials), 0.0);
+
+    // First centre: a row drawn with probability proportional to its weight.
+    Index first = 0;
+    if (w.empty()) {
+      first = static_cast<Index>(rng.below(static_cast<std::uint64_t>(n)));
+    } else {
+      double total = 0.0;
+      for (Scalar v : w) total += static_cast<double>(v);
+      const double target = rng.uniform() * total;
+      double acc = 0.0;
+      first = n - 1;
+      for (Index i = 0; i < n; ++i) {
+        acc += static_cast<double>(w[static_cast<std::size_t>(i)]);
+        if (acc > target) {
+          first = i;
+          break;
+        }
+      }
+    }
+    centres.row(0) = X.row(first);
+
+    // closest := distance to the new centre (or the min with it), per-block potentials.
+    auto update_closest = [&](Index row, bool take_min) {
+      const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> centre = X.row(row);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+      for (Index b = 0; b < n_blocks; ++b) {
+        const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
+        double pot = 0.0;
+        for (Index i = begin; i < end; ++i) {
+          const Scalar dist = detail::squared_distance(X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), centre.data(), d);
+          Scalar& c = closest[static_cast<std::size_t>(i)];
+          c = take_min ? std::min(c, dist) : dist;
+          pot += static_cast<double>(weight_of(w, i)) * static_cast<double>(c);
+        }
+        block_pot[static_cast<std::size_t>(b)] = pot;
+      }
+    };
+    update_closest(first, false);
+
+    Matrix candidates(trials, d);
+    std::vector<Index> cand_index(static_cast<std::size_t>(trials));
+    for (Index c = 1; c < k; ++c) {
+      const double pot = std::accumulate(block_pot.begin(), block_pot.end(), 0.0);
+      for (Index t = 0; t < trials; ++t) {
+        const Index i = pot > 0.0 ? sample_point(rng.uniform() * pot, block_pot, closest, w, n)
+                                  : static_cast<Index>(rng.below(static_cast<std::uint64_t>(n)));
+        cand_index[static_cast<std::size_t>(t)] = i;
+        candidates.row(t) = X.row(i);
+      }
+      // Potential after adding each candidate: sum of weight x min(closest, distance).
+      detail::CentreTable<Scalar> table;
+      table.assign(candidates);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+      for (Index b = 0; b < n_blocks; ++b) {
+        const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
+        double* pots = cand_pot.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(trials);
+        switch (table.width) {
+          case 8: candidate_block<8>(X, w, table, closest, begin, end, pots); break;
+          case 16: candidate_block<16>(X, w, table, closest, begin, end, pots); break;
+          case 32: candidate_block<32>(X, w, table, closest, begin, end, pots); break;
+          default: candidate_block<detail::kChunk>(X, w, table, closest, begin, end, pots); break;
+        }
+      }
+      Index best = 0;
+      double best_pot = std::numeric_limits<double>::infinity();
+      for (Index j = 0; j < trials; ++j) {
+        double s = 0.0;
+        for (Index b = 0; b < n_blocks; ++b) s += cand_pot[static_cast<std::size_t>(b) * static_cast<std::size_t>(trials) + static_cast<std::size_t>(j)];
+        if (s < best_pot) {
+          best_pot = s;
+          best = j;
+        }
+      }
+      centres.row(c) = candidates.row(best);
+      if (c + 1 < k) update_closest(cand_index[static_cast<std::size_t>(best)], true);
+    }
+    return centres;
+  }
+
+  // ---- Lloyd / Hamerly -----------------------------------------------------------------------
+
+  /// Per-block partial results of one assignment pass.
+  struct BlockSums {
+    Index k = 0, d = 0;
+    std::vector<double> sums;     // n_blocks x k x d
+    std::vector<double> weights;  // n_blocks x k
+    std::vector<double> inertia;  // n_blocks
+    std::vector<std::int64_t> changed;  // n_blocks
+
+    void reset(Index n_blocks, Index k_, Index d_) {
+      k = k_;
+      d = d_;
+      sums.assign(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d), 0.0);
+      weights.assign(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(k), 0.0);
+      inertia.assign(static_cast<std::size_t>(n_blocks), 0.0);
+      changed.assign(static_cast<std::size_t>(n_blocks), 0);
+    }
+  };
+
+  KMeansReport run_lloyd(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Matrix& centres, std::vector<Index>& labels,
+                         double tol, int threads, FitObserver& observer, const recmix::detail::Stopwatch& total) const {
+    const auto n = static_cast<Index>(X.rows());
+    const auto d = static_cast<Index>(X.cols());
+    const Index k = options_.k;
+    const Index n_blocks = detail::block_count(n);
+    const bool hamerly = options_.algorithm == KMeansAlgorithm::hamerly;
+    labels.assign(static_cast<std::size_t>(n), -1);
+    std::vector<Scalar> upper, lower;
+    if (hamerly) {
+      upper.assign(static_cast<std::size_t>(n), Scalar(0));
+      lower.assign(static_cast<std::size_t>(n), Scalar(0));
+    }
+    // Pruning margin (squared distance): covers the rounding of ‖x‖² − 2x·c + ‖c‖².
+    double max_x_norm = 0.0;
+    if (hamerly) {
+      for (Index i = 0; i < n; ++i) max_x_norm = std::max(max_x_norm, static_cast<double>(X.row(i).squaredNorm()));
+    }
+    BlockSums partial;
+    detail::CentreTable<Scalar> table;
+    std::vector<double> half_sep(static_cast<std::size_t>(k), 0.0);  // Hamerly s(c): half the distance to the nearest other centre
+    std::vector<double> shift(static_cast<std::size_t>(k), 0.0);
+    KMeansReport report;
+    bool bounds_valid = false;  // Hamerly's bounds hold for the current labels and centres
+    Matrix next(k, d);
+    int it = 1;
+    for (; it <= options_.max_iter; ++it) {
+      recmix::detail::Stopwatch watch;
+      table.assign(centres);
+      double margin = 0.0;
+      if (hamerly) {
+        double max_c_norm = 0.0;
+        for (Scalar v : table.norms) max_c_norm = std::max(max_c_norm, static_cast<double>(v));
+        margin = 64.0 * static_cast<double>(std::numeric_limits<Scalar>::epsilon()) * (d + 3) * (max_x_norm + max_c_norm) + 1e-30;
+        for (Index c = 0; c < k; ++c) {
+          double nearest = std::numeric_limits<double>::infinity();
+          for (Index o = 0; o < k; ++o) {
+            if (o != c) nearest = std::min(nearest, (centres.row(c).template cast<double>() - centres.row(o).template cast<double>()).norm());
+          }
+          half_sep[static_cast<std::size_t>(c)] = k > 1 ? nearest / 2.0 : std::numeric_limits<double>::infinity();
+        }
+      }
+      assign(X, w, table, labels, upper, lower, half_sep, margin, hamerly && bounds_valid, partial, threads);
+      bounds_valid = hamerly;
+      double inertia = 0.0;
+      std::int64_t changed = 0;
+      for (Index b = 0; b < n_blocks; ++b) {
+        inertia += partial.inertia[static_cast<std::size_t>(b)];
+        changed += partial.changed[static_cast<std::size_t>(b)];
+      }
+      // New centres: weighted means, blocks added in order.
+      std::vector<double> sums(static_cast<std::size_t>(k) * static_cast<std::size_t>(d), 0.0), mass(static_cast<std::size_t>(k), 0.0);
+      for (Index b = 0; b < n_blocks; ++b) {
+        const double* s = partial.sums.data() + static_cast<std::size_t>(b) * sums.size();
+        const double* m = partial.weights.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k);
+        for (std::size_t j = 0; j < sums.size(); ++j) sums[j] += s[j];
+        for (std::size_t c = 0; c < mass.size(); ++c) mass[c] += m[c];
+      }
+      if (relocate_empty(X, w, centres, labels, sums, mass)) bounds_valid = false;
+      double shift_total = 0.0;
+      for (Index c = 0; c < k; ++c) {
+        double s2 = 0.0;
+        for (Index j = 0; j < d; ++j) {
+          const double v = sums[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] /
+                           mass[static_cast<std::size_t>(c)];
+          next(c, j) = static_cast<Scalar>(v);
+          const double dv = static_cast<double>(next(c, j)) - static_cast<double>(centres(c, j));
+          s2 += dv * dv;
+        }
+        shift[static_cast<std::size_t>(c)] = std::sqrt(s2);
+        shift_total += s2;
+      }
+      IterationInfo info;
+      info.iteration = it;
+      info.total = options_.max_iter;
+      info.seconds = watch.seconds();
+      info.elapsed_seconds = total.seconds();
+      info.loss = inertia;
+      report.iteration_seconds.push_back(info.seconds);
+      report.loss.push_back(inertia);
+      report.iterations = it;
+      observer.on_iteration(info);
+      std::swap(centres, next);
+      if (it > 1 && changed == 0) break;  // labels did not move: the centres are the means already
+      if (shift_total <= tol) break;
+      if (hamerly) update_bounds(labels, upper, lower, shift);
+    }
+    report.converged = it <= options_.max_iter;
+    // Final labels and inertia with the final centres.
+    table.assign(centres);
+    assign(X, w, table, labels, upper, lower, half_sep, 0.0, false, partial, threads);
+    report.inertia = exact_inertia(X, w, centres, labels, threads);
+    return report;
+  }
+
+  /// One assignment pass over fixed blocks: labels, per-block sums, weights, inertia and the
+  /// number of changed labels. With `prune`, Hamerly's test skips points whose nearest centre
+  /// cannot have changed (bounds already moved by update_bounds).
+  void assign(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table,
+              std::vector<Index>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
+              const std::vector<double>& half_sep, double margin, bool prune, BlockSums& partial, int threads) const {
+    const auto n = static_cast<Index>(X.rows());
+    const Index d = table.d, k = table.k;
+    const std::ptrdiff_t ld = X.outerStride();
+    const Index n_blocks = detail::block_count(n);
+    partial.reset(n_blocks, k, d);
+    const bool bounds = !upper.empty();
+    // Row-major double copy of the centres for the exact per-point inertia.
+    std::vector<double> centres_d(static_cast<std::size_t>(k) * static_cast<std::size_t>(d));
+    for (Index c = 0; c < k; ++c) {
+      for (Index j = 0; j < d; ++j) {
+        centres_d[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = static_cast<double>(
+            table.transposed[(static_cast<std::size_t>(c / table.width) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)) *
+                                 static_cast<std::size_t>(table.width) +
+                             static_cast<std::size_t>(c % table.width)]);
+      }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (Index b = 0; b < n_blocks; ++b) {
+      const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
+      double* sums = partial.sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
+      double* mass = partial.weights.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k);
+      double inertia = 0.0;
+      std::int64_t changed = 0;
+      for (Index i = begin; i < end; ++i) {
+        const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * ld;
+        Index& label = labels[static_cast<std::size_t>(i)];
+        bool skip = false;
+        if (prune) {
+          const double u = upper[static_cast<std::size_t>(i)];
+          const double z = std::max(static_cast<double>(lower[static_cast<std::size_t>(i)]), half_sep[static_cast<std::size_t>(label)]);
+          skip = u < z && (z - u) * (z + u) > margin;  // the nearest centre cannot have changed
+        }
+        if (!skip) {
+          const detail::Nearest<Scalar> near = detail::nearest(table, x, bounds);
+          changed += label != near.index;
+          label = near.index;
+          if (bounds) {
+            upper[static_cast<std::size_t>(i)] = std::sqrt(near.distance);
+            lower[static_cast<std::size_t>(i)] = std::sqrt(near.second);
+          }
+        }
+        const double wi = static_cast<double>(weight_of(w, i));
+        double* s = sums + static_cast<std::size_t>(label) * static_cast<std::size_t>(d);
+        const double* c = centres_d.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(d);
+        const double dist2 = detail::accumulate_point(x, d, wi, s, c);
+        mass[label] += wi;
+        inertia += wi * dist2;
+      }
+      partial.inertia[static_cast<std::size_t>(b)] = inertia;
+      partial.changed[static_cast<std::size_t>(b)] = changed;
+    }
+    (void)threads;
+  }
+
+  /// Moves Hamerly's bounds by the centre shifts: the upper bound grows by its centre's shift,
+  /// the lower bound shrinks by the largest shift of any other centre.
+  static void update_bounds(const std::vector<Index>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
+                            const std::vector<double>& shift) {
+    std::size_t first = 0;
+    for (std::size_t c = 1; c < shift.size(); ++c) {
+      if (shift[c] > shift[first]) first = c;
+    }
+    double second = 0.0;
+    for (std::size_t c = 0; c < shift.size(); ++c) {
+      if (c != first) second = std::max(second, shift[c]);
+    }
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const auto a = static_cast<std::size_t>(labels[i]);
+      upper[i] = static_cast<Scalar>(static_cast<double>(upper[i]) + shift[a]);
+      lower[i] = static_cast<Scalar>(std::max(0.0, static_cast<double>(lower[i]) - (a == first ? second : shift[first])));
+    }
+  }
+
+  /// Empty clusters take the points farthest from their centres (farthest first, ties to the
+  /// lower row), which leave their old clusters' sums.
+  /// Returns whether any point moved.
+  bool relocate_empty(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const Matrix& centres, std::vector<Index>& labels,
+                      std::vector<double>& sums, std::vector<double>& mass) const {
+    const Index k = options_.k;
+    const auto d = static_cast<Index>(X.cols());
+    std::vector<Index> empty;
+    for (Index c = 0; c < k; ++c) {
+      if (!(mass[static_cast<std::size_t>(c)] > 0.0)) empty.push_back(c);
+    }
+    if (empty.empty()) return false;
+    const auto n = static_cast<Index>(X.rows());
+    std::vector<std::pair<double, Index>> far;  // (distance², row) of the farthest points
+    far.reserve(empty.size() + 1);
+    auto worse = [](const std::pair<double, Index>& a, const std::pair<double, Index>& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    for (Index i = 0; i < n; ++i) {
+      if (weight_of(w, i) <= Scalar(0)) continue;
+      const Index a = labels[static_cast<std::size_t>(i)];
+      const double d2 = (X.row(i).template cast<double>() - centres.row(a).template cast<double>()).squaredNorm();
+      if (far.size() < empty.size() || worse({d2, i}, far.back())) {
+        far.emplace_back(d2, i);
+        std::sort(far.begin(), far.end(), worse);
+        if (far.size() > empty.size()) far.pop_back();
+      }
+    }
+    for (std::size_t e = 0; e < empty.size() && e < far.size(); ++e) {
+      const Index i = far[e].second, c = empty[e];
+      const Index old = labels[static_cast<std::size_t>(i)];
+      const double wi = static_cast<double>(weight_of(w, i));
+      for (Index j = 0; j < d; ++j) {
+        const double v = wi * static_cast<double>(X(i, j));
+        sums[static_cast<std::size_t>(old) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] -= v;
+        sums[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = v;
+      }
+      mass[static_cast<std::size_t>(old)] -= wi;
+      mass[static_cast<std::size_t>(c)] = wi;
+      labels[static_cast<std::size_t>(i)] = c;
+    }
+    // A cluster emptied by giving its only point away keeps its centre (weight 0 would divide by 0).
+    for (Index c = 0; c < k; ++c) {
+      if (!(mass[static_cast<std::size_t>(c)] > 0.0)) {
+        for (Index j = 0; j < d; ++j) sums[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = centres(c, j);
+        mass[static_cast<std::size_t>(c)] = 1.0;
+      }
+    }
+    return true;
+  }
+
+  static double exact_inertia(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const Matrix& centres,
+                              const std::vector<Index>& labels, int threads) {
+    const auto n = static_cast<Index>(X.rows());
+    const Index n_blocks = detail::block_count(n);
+    std::vector<double> part(static_cast<std::size_t>(n_blocks), 0.0);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (Index b = 0; b < n_blocks; ++b) {
+      const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
+      double s = 0.0;
+      for (Index i = begin; i < end; ++i) {
+        const Index a = labels[static_cast<std::size_t>(i)];
+        s += static_cast<double>(weight_of(w, i)) *
+             (X.row(i).template cast<double>() - centres.row(a).template cast<double>()).squaredNorm();
+      }
+      part[static_cast<std::size_t>(b)] = s;
+    }
+    (void)threads;
+    return std::accumulate(part.begin(), part.end(), 0.0);
+  }
+
+  Options options_;
+  Matrix centroids_;
+  std::vector<Index> labels_;
+  double inertia_ = 0.0;
+  int iterations_ = 0;
+  detail::CentreTable<Scalar> table_;
+};
+
+}  // namespace recmix::cluster
