@@ -63,24 +63,19 @@ class ClusterRecommender {
   /// Fits k-means on `features` (users x f) and the cluster x item table from `user_items`
   /// (the same users, in the same order).
   KMeansReport fit(Eigen::Ref<const RowMatrixXf> features, const InteractionMatrix& user_items, FitObserver& observer) {
-    constexpr const char* api = "ClusterRecommender::fit";
-    check_rows(features.rows(), user_items.rows(), api);
-    KMeans<float> km(options_.kmeans);
-    KMeansReport report = km.fit(features, {}, observer);
-    RowMatrixXf table = RowMatrixXf::Zero(options_.kmeans.k, user_items.cols());
-    std::vector<double> members(static_cast<std::size_t>(options_.kmeans.k), 0.0);
-    const auto& labels = km.labels();
+    Clustering cl = cluster_users(features, user_items.rows(), user_items.cols(), observer);
+    const auto& labels = cl.kmeans.labels();
     for (Index u = 0; u < user_items.rows(); ++u) {
       const Index c = labels[static_cast<std::size_t>(u)];
-      members[static_cast<std::size_t>(c)] += 1.0;
+      RowMatrixXf& table = cl.table;
       const SparseRow row = user_items.row(u);
       for (std::size_t j = 0; j < row.size(); ++j) {
         const float v = options_.ownership == Ownership::share ? (row.values[j] != 0.0f ? 1.0f : 0.0f) : row.values[j];
         table(c, row.indices[j]) += v;
       }
     }
-    finish(std::move(km), std::move(table), members);
-    return report;
+    finish(std::move(cl));
+    return cl.report;
   }
   KMeansReport fit(Eigen::Ref<const RowMatrixXf> features, const InteractionMatrix& user_items) {
     NullObserver none;
@@ -89,24 +84,18 @@ class ClusterRecommender {
 
   /// Same, with event weights decayed by age (Options::half_life) from a log over the same users.
   KMeansReport fit(Eigen::Ref<const RowMatrixXf> features, const InteractionLog& log, FitObserver& observer) {
-    constexpr const char* api = "ClusterRecommender::fit";
-    check_rows(features.rows(), log.num_users(), api);
-    KMeans<float> km(options_.kmeans);
-    KMeansReport report = km.fit(features, {}, observer);
-    RowMatrixXf table = RowMatrixXf::Zero(options_.kmeans.k, log.num_items());
-    std::vector<double> members(static_cast<std::size_t>(options_.kmeans.k), 0.0);
-    const auto& labels = km.labels();
-    for (Index u = 0; u < log.num_users(); ++u) members[static_cast<std::size_t>(labels[static_cast<std::size_t>(u)])] += 1.0;
+    Clustering cl = cluster_users(features, log.num_users(), log.num_items(), observer);
+    const auto& labels = cl.kmeans.labels();
     Timestamp last = std::numeric_limits<Timestamp>::min();
     for (Timestamp t : log.times()) last = std::max(last, t);
     for (std::size_t e = 0; e < log.size(); ++e) {
       const double age = static_cast<double>(last) - static_cast<double>(log.times()[e]);
       const double decay = options_.half_life > 0.0 ? std::exp2(-age / options_.half_life) : 1.0;
-      table(labels[static_cast<std::size_t>(log.users()[e])], log.items()[e]) +=
+      cl.table(labels[static_cast<std::size_t>(log.users()[e])], log.items()[e]) +=
           static_cast<float>(static_cast<double>(log.weights()[e]) * decay);
     }
-    finish(std::move(km), std::move(table), members);
-    return report;
+    finish(std::move(cl));
+    return cl.report;
   }
   KMeansReport fit(Eigen::Ref<const RowMatrixXf> features, const InteractionLog& log) {
     NullObserver none;
@@ -175,7 +164,7 @@ class ClusterRecommender {
     } catch (const invalid_argument& e) {
       throw model_format_error(e.what());
     }
-    if (table_.rows() != kmeans_.num_clusters() || table_.cols() < 1 || !table_.allFinite() ||
+    if (table_.rows() != kmeans_.num_clusters() || !table_.allFinite() ||
         sizes_.size() != static_cast<std::size_t>(table_.rows())) {
       throw model_format_error("ClusterRecommender::load: the score table does not match the clusters");
     }
@@ -214,14 +203,32 @@ class ClusterRecommender {
     return kmeans_.predict_row(std::span<const float>(x.data(), static_cast<std::size_t>(x.size())));
   }
 
-  void finish(KMeans<float>&& km, RowMatrixXf&& table, const std::vector<double>& members) {
-    for (Index c = 0; c < table.rows(); ++c) {
-      const double m = members[static_cast<std::size_t>(c)];
-      if (m > 0) table.row(c) /= static_cast<float>(m);
+  /// A fit in progress: the clustering, the table of sums and the cluster sizes.
+  struct Clustering {
+    KMeans<float> kmeans;
+    KMeansReport report;
+    RowMatrixXf table;
+    std::vector<double> members;
+  };
+
+  Clustering cluster_users(Eigen::Ref<const RowMatrixXf> features, Index users, Index items, FitObserver& observer) const {
+    check_rows(features.rows(), users, "ClusterRecommender::fit");
+    Clustering cl{KMeans<float>(options_.kmeans), {}, RowMatrixXf::Zero(options_.kmeans.k, items),
+                  std::vector<double>(static_cast<std::size_t>(options_.kmeans.k), 0.0)};
+    cl.report = cl.kmeans.fit(features, {}, observer);
+    for (Index c : cl.kmeans.labels()) cl.members[static_cast<std::size_t>(c)] += 1.0;
+    return cl;
+  }
+
+  /// Turns the sums into means and adopts the result (the model changes only here).
+  void finish(Clustering&& cl) {
+    for (Index c = 0; c < cl.table.rows(); ++c) {
+      const double m = cl.members[static_cast<std::size_t>(c)];
+      if (m > 0) cl.table.row(c) /= static_cast<float>(m);
     }
-    kmeans_ = std::move(km);
-    table_ = std::move(table);
-    sizes_ = members;
+    kmeans_ = std::move(cl.kmeans);
+    table_ = std::move(cl.table);
+    sizes_ = std::move(cl.members);
   }
 
   void require_fitted(const char* api) const {

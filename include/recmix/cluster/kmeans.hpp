@@ -164,7 +164,7 @@ class KMeans {
 #pragma omp parallel for schedule(static) num_threads(threads)
 #endif
     for (Index i = 0; i < n; ++i) {
-      labels[static_cast<std::size_t>(i)] = detail::nearest(table_, X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), false).index;
+      labels[static_cast<std::size_t>(i)] = detail::nearest(table_, X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), false, false).index;
     }
     (void)threads;
     return labels;
@@ -181,7 +181,7 @@ class KMeans {
     for (std::size_t j = 0; j < x.size(); ++j) {
       if (!std::isfinite(x[j])) throw invalid_argument(std::string(api) + ": value " + std::to_string(j) + " is not finite");
     }
-    return detail::nearest(table_, x.data(), false).index;
+    return detail::nearest(table_, x.data(), false, false).index;
   }
 
   /// Euclidean distance of each row of X to each centre (n x k).
@@ -238,7 +238,7 @@ class KMeans {
   void on_loaded() {
     options_.initial_centroids.resize(0, 0);
     try {
-      validate_options(options_, "KMeans::load");
+      validate_options(options_, "KMeans::load", true);
     } catch (const invalid_argument& e) {
       throw model_format_error(e.what());
     }
@@ -256,15 +256,24 @@ class KMeans {
  private:
   // ---- validation ----------------------------------------------------------------------------
 
-  static void validate_options(const Options& o, const char* api) {
+  /// Largest thread count accepted (a guard against corrupted files and typos).
+  static constexpr int kMaxThreads = 1024;
+
+  /// Checks the options; `loaded` skips the initial-centroid rules (a loaded model keeps its
+  /// centroids, not the ones it started from).
+  static void validate_options(const Options& o, const char* api, bool loaded = false) {
     const std::string who(api);
     if (o.k < 1) throw invalid_argument(who + ": k must be >= 1, got " + std::to_string(o.k));
     if (o.n_init < 1) throw invalid_argument(who + ": n_init must be >= 1, got " + std::to_string(o.n_init));
     if (o.max_iter < 1) throw invalid_argument(who + ": max_iter must be >= 1, got " + std::to_string(o.max_iter));
     if (!(o.tol >= 0.0) || !std::isfinite(o.tol)) throw invalid_argument(who + ": tol must be finite and >= 0, got " + std::to_string(o.tol));
     if (o.local_trials < 0) throw invalid_argument(who + ": local_trials must be >= 0, got " + std::to_string(o.local_trials));
-    if (o.threads < 0) throw invalid_argument(who + ": threads must be >= 0, got " + std::to_string(o.threads));
-    if (o.init == KMeansInit::given) {
+    if (o.threads < 0 || o.threads > kMaxThreads) {
+      throw invalid_argument(who + ": threads must be in [0, " + std::to_string(kMaxThreads) + "], got " + std::to_string(o.threads));
+    }
+    if (loaded) {
+      // nothing to check about initial centroids
+    } else if (o.init == KMeansInit::given) {
       if (o.initial_centroids.rows() != o.k) {
         throw invalid_argument(who + ": init = given needs initial_centroids with k = " + std::to_string(o.k) + " rows, got " +
                                std::to_string(o.initial_centroids.rows()));
@@ -413,6 +422,7 @@ class KMeans {
       Scalar dist[W];
       for (Index i = begin; i < end; ++i) {
         const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
+        detail::prefetch(x + kPrefetchRows * X.outerStride());
         detail::chunk_distances<Scalar, W>(x, detail::squared_norm(x, d), d, ct, cn, dist);
         const Scalar ci = closest[static_cast<std::size_t>(i)];
         const double wi = static_cast<double>(weight_of(w, i));
@@ -466,7 +476,9 @@ class KMeans {
         const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
         double pot = 0.0;
         for (Index i = begin; i < end; ++i) {
-          const Scalar dist = detail::squared_distance(X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), centre.data(), d);
+          const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
+          detail::prefetch(x + kPrefetchRows * X.outerStride());
+          const Scalar dist = detail::squared_distance(x, centre.data(), d);
           Scalar& c = closest[static_cast<std::size_t>(i)];
           c = take_min ? std::min(c, dist) : dist;
           pot += static_cast<double>(weight_of(w, i)) * static_cast<double>(c);
@@ -519,6 +531,10 @@ class KMeans {
   }
 
   // ---- Lloyd / Hamerly -----------------------------------------------------------------------
+
+  /// Rows ahead the assignment pass asks the memory system for (the hardware prefetcher alone
+  /// falls behind a pass that spends a few nanoseconds per row).
+  static constexpr std::ptrdiff_t kPrefetchRows = 16;
 
   /// Per-block partial results of one assignment pass.
   struct BlockSums {
@@ -645,11 +661,13 @@ class KMeans {
     const Index n_blocks = detail::block_count(n);
     partial.reset(n_blocks, k, d);
     const bool bounds = !upper.empty();
-    // Row-major double copy of the centres for the exact per-point inertia.
-    std::vector<double> centres_d(static_cast<std::size_t>(k) * static_cast<std::size_t>(d));
+    // Row-major double copy of the centres (rows padded to dp with zeros) for the exact
+    // per-point inertia.
+    const Index dp = detail::padded_dim(d);
+    std::vector<double> centres_d(static_cast<std::size_t>(k) * static_cast<std::size_t>(dp), 0.0);
     for (Index c = 0; c < k; ++c) {
       for (Index j = 0; j < d; ++j) {
-        centres_d[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = static_cast<double>(
+        centres_d[static_cast<std::size_t>(c) * static_cast<std::size_t>(dp) + static_cast<std::size_t>(j)] = static_cast<double>(
             table.transposed[(static_cast<std::size_t>(c / table.width) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)) *
                                  static_cast<std::size_t>(table.width) +
                              static_cast<std::size_t>(c % table.width)]);
@@ -660,12 +678,13 @@ class KMeans {
 #endif
     for (Index b = 0; b < n_blocks; ++b) {
       const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
-      double* sums = partial.sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
+      std::vector<double> local(static_cast<std::size_t>(k) * static_cast<std::size_t>(dp), 0.0);  // padded sums of this block
       double* mass = partial.weights.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k);
       double inertia = 0.0;
       std::int64_t changed = 0;
       for (Index i = begin; i < end; ++i) {
         const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * ld;
+        detail::prefetch(x + kPrefetchRows * ld);
         Index& label = labels[static_cast<std::size_t>(i)];
         bool skip = false;
         if (prune) {
@@ -674,7 +693,7 @@ class KMeans {
           skip = u < z && (z - u) * (z + u) > margin;  // the nearest centre cannot have changed
         }
         if (!skip) {
-          const detail::Nearest<Scalar> near = detail::nearest(table, x, bounds);
+          const detail::Nearest<Scalar> near = detail::nearest(table, x, bounds, bounds);
           changed += label != near.index;
           label = near.index;
           if (bounds) {
@@ -683,11 +702,16 @@ class KMeans {
           }
         }
         const double wi = static_cast<double>(weight_of(w, i));
-        double* s = sums + static_cast<std::size_t>(label) * static_cast<std::size_t>(d);
-        const double* c = centres_d.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(d);
+        double* s = local.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(dp);
+        const double* c = centres_d.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(dp);
         const double dist2 = detail::accumulate_point(x, d, wi, s, c);
         mass[label] += wi;
         inertia += wi * dist2;
+      }
+      double* sums = partial.sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
+      for (Index c = 0; c < k; ++c) {
+        std::copy_n(local.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(dp), d,
+                    sums + static_cast<std::size_t>(c) * static_cast<std::size_t>(d));
       }
       partial.inertia[static_cast<std::size_t>(b)] = inertia;
       partial.changed[static_cast<std::size_t>(b)] = changed;

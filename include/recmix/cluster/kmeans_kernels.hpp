@@ -50,6 +50,15 @@ inline constexpr Index kBlock = 4096;
 /// Widest chunk of centres one kernel call handles.
 inline constexpr Index kChunk = 64;
 
+/// A hint to start loading the cache line at p (no effect where the compiler has no builtin).
+inline void prefetch(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
 inline Index block_count(Index n) { return n == 0 ? 0 : (n - 1) / kBlock + 1; }
 
 /// Centres prepared for the distance kernels.
@@ -57,7 +66,7 @@ template <class S>
 struct CentreTable {
   Index k = 0;       ///< real centres
   Index d = 0;
-  Index width = 0;   ///< centres per chunk (8, 16, 32 or 64)
+  Index width = 0;   ///< centres per chunk (16, 32 or 64)
   Index chunks = 0;
   std::vector<S> transposed;  ///< chunks x d x width
   std::vector<S> norms;       ///< chunks x width; +inf for padding
@@ -65,7 +74,7 @@ struct CentreTable {
   void assign(const RowMatrix<S>& centres) {
     k = static_cast<Index>(centres.rows());
     d = static_cast<Index>(centres.cols());
-    width = k <= 8 ? 8 : k <= 16 ? 16 : k <= 32 ? 32 : kChunk;
+    width = k <= 16 ? 16 : k <= 32 ? 32 : kChunk;
     chunks = (k + width - 1) / width;
     const auto w = static_cast<std::size_t>(width), dd = static_cast<std::size_t>(d);
     transposed.assign(static_cast<std::size_t>(chunks) * dd * w, S(0));
@@ -200,8 +209,14 @@ RECMIX_KMEANS_INLINE void scan_chunk(const S* dist, Index first, bool want_secon
   }
 }
 
-/// Adds w x to the centre sum s (double) and returns ‖x − c‖² in double (c: the centre in
-/// double). Both in a fixed order, so the result depends only on the inputs.
+/// Sums row stride for accumulate_point: d rounded up to a multiple of 8 doubles, so the
+/// vector path loads and stores whole registers (a masked store cannot forward to the next
+/// point's load of the same cluster).
+inline Index padded_dim(Index d) { return (d + 7) / 8 * 8; }
+
+/// Adds w x to the centre sum s (double, padded_dim(d) entries, the padding stays 0) and
+/// returns ‖x − c‖² in double (c: the centre in double, padded the same way with zeros).
+/// Both in a fixed order, so the result depends only on the inputs.
 template <class S>
 RECMIX_KMEANS_INLINE double accumulate_point(const S* x, Index d, double w, double* s, const double* c) {
 #if defined(__AVX512F__)
@@ -211,9 +226,9 @@ RECMIX_KMEANS_INLINE double accumulate_point(const S* x, Index d, double w, doub
     for (Index j = 0; j < d; j += 8) {
       const Index left = d - j;
       const __mmask8 m = left >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1U << left) - 1U);
-      const __m512d xd = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + j));
-      _mm512_mask_storeu_pd(s + j, m, _mm512_fmadd_pd(wv, xd, _mm512_maskz_loadu_pd(m, s + j)));
-      const __m512d dv = _mm512_sub_pd(xd, _mm512_maskz_loadu_pd(m, c + j));
+      const __m512d xd = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + j));  // zeros beyond d
+      _mm512_storeu_pd(s + j, _mm512_fmadd_pd(wv, xd, _mm512_loadu_pd(s + j)));
+      const __m512d dv = _mm512_sub_pd(xd, _mm512_loadu_pd(c + j));
       part = _mm512_fmadd_pd(dv, dv, part);
     }
     return _mm512_reduce_add_pd(part);
@@ -321,10 +336,11 @@ Nearest<S> nearest_portable(const CentreTable<S>& t, const S* x, bool want_secon
   return best;
 }
 
-/// Nearest centre of x. `distance` (and `second`, when asked) are the squared distances
-/// ‖x‖² + (‖c‖² − 2x·c), clamped at 0; the ranking itself never involves ‖x‖².
+/// Nearest centre of x. With `want_distances`, `distance` (and `second`, when asked) are the
+/// squared distances ‖x‖² + (‖c‖² − 2x·c), clamped at 0; otherwise they are left as the
+/// partial values. The ranking itself never involves ‖x‖².
 template <class S>
-RECMIX_KMEANS_INLINE Nearest<S> nearest(const CentreTable<S>& t, const S* x, bool want_second) {
+RECMIX_KMEANS_INLINE Nearest<S> nearest(const CentreTable<S>& t, const S* x, bool want_second, bool want_distances = true) {
   Nearest<S> best;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<S, float>) {
@@ -350,9 +366,11 @@ RECMIX_KMEANS_INLINE Nearest<S> nearest(const CentreTable<S>& t, const S* x, boo
 #else
   best = nearest_portable(t, x, want_second);
 #endif
-  const S xn = squared_norm(x, t.d);
-  best.distance = std::max(S(0), xn + best.distance);
-  if (want_second) best.second = std::max(S(0), xn + best.second);
+  if (want_distances) {
+    const S xn = squared_norm(x, t.d);
+    best.distance = std::max(S(0), xn + best.distance);
+    if (want_second) best.second = std::max(S(0), xn + best.second);
+  }
   return best;
 }
 

@@ -150,6 +150,8 @@ struct EvaluationWorker {
   std::vector<float> ranked_scores;
   std::vector<double> values;         // one user's per-k values
   std::vector<Index> first_rank;      // coverage: best rank at which each item appeared
+  std::vector<double> block_sums;     // the current block's sums (see EvaluationPass)
+  double block_auc_users = 0.0;
   recmix::detail::TopK top{1};
 };
 
@@ -175,7 +177,18 @@ class EvaluationPass {
     sums_.assign(static_cast<std::size_t>(n_blocks) * (columns_ + 2), 0.0);
   }
 
+  /// Starts and ends a block: sums go to the worker first, then to the block's own slot.
+  void begin_block(EvaluationWorker& w) const {
+    std::fill(w.block_sums.begin(), w.block_sums.end(), 0.0);
+    w.block_auc_users = 0.0;
+  }
+  void end_block(const EvaluationWorker& w, Index block) {
+    std::copy(w.block_sums.begin(), w.block_sums.end(), sums_.begin() + static_cast<std::ptrdiff_t>(block) * static_cast<std::ptrdiff_t>(columns_ + 2));
+    auc_users_[static_cast<std::size_t>(block)] = w.block_auc_users;
+  }
+
   void prepare_worker(EvaluationWorker& w) const {
+    w.block_sums.assign(columns_ + 2, 0.0);
     w.gain.assign(static_cast<std::size_t>(n_items_), 0.0f);
     w.seen.assign(static_cast<std::size_t>(n_items_), 0);
     w.values.assign(kernel_.columns(), 0.0);
@@ -190,7 +203,8 @@ class EvaluationPass {
   /// relevant items and their gains.
   void user(EvaluationWorker& w, Index block, Index global_row, const float* scores, std::span<const Index> ranked_in,
             const SparseRow& truth, const char* api) {
-    double* block_sums = sums_.data() + static_cast<std::size_t>(block) * (columns_ + 2);
+    (void)block;
+    double* block_sums = w.block_sums.data();  // this block's sums, kept by the worker (no false sharing)
     // Relevance of this user.
     w.ideal.clear();
     for (std::size_t j = 0; j < truth.size(); ++j) {
@@ -267,7 +281,7 @@ class EvaluationPass {
         }
         const double auc = correct / (static_cast<double>(n_pos) * static_cast<double>(n_neg));
         block_sums[kernel_.columns()] += auc;
-        auc_users_block(block) += 1.0;
+        w.block_auc_users += 1.0;
         if (per_user_.size() > 0) per_user_(global_row, static_cast<Eigen::Index>(kernel_.columns())) = auc;
       }
     }
@@ -351,7 +365,6 @@ class EvaluationPass {
   }
 
  private:
-  double& auc_users_block(Index block) { return auc_users_[static_cast<std::size_t>(block)]; }
 
   EvaluationPlan plan_;
   UserRankingKernel kernel_;
@@ -432,7 +445,9 @@ Evaluation run_pass(EvaluationPass& pass, Index n_users, int threads, BlockFn&& 
       errors.run([&] {
         const Index begin = b * EvaluationPass::kBlock;
         const Index end = std::min(n_users, begin + EvaluationPass::kBlock);
+        pass.begin_block(w);
         block_fn(w, b, begin, end);
+        pass.end_block(w, b);
       });
     }
   }
