@@ -586,7 +586,9 @@ class KMeans {
       double margin = 0.0;
       if (hamerly) {
         double max_c_norm = 0.0;
-        for (Scalar v : table.norms) max_c_norm = std::max(max_c_norm, static_cast<double>(v));
+        for (Scalar v : table.norms) {
+          if (std::isfinite(v)) max_c_norm = std::max(max_c_norm, static_cast<double>(v));  // padding lanes are +inf
+        }
         margin = 64.0 * static_cast<double>(std::numeric_limits<Scalar>::epsilon()) * (d + 3) * (max_x_norm + max_c_norm) + 1e-30;
         for (Index c = 0; c < k; ++c) {
           double nearest = std::numeric_limits<double>::infinity();
