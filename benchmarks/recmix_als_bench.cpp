@@ -36,6 +36,11 @@
 #include <recmix/core/user_batch.hpp>
 #include <recmix/io/coo.hpp>
 
+#include "driver_support.hpp"
+
+using recmix::bench::JsonLine;
+using recmix::bench::peak_rss_mb;
+
 namespace {
 
 constexpr const char* kUsage =
@@ -163,12 +168,6 @@ double cpu_seconds() {
   return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
-double peak_rss_mb() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return std::nan("");
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
-
 /// Flops of one CG half-sweep; see kFlopFormula. Counted for the wide form A p = G p +
 /// sum_i (c_ui - 1)(y_i . p) y_i: per row and product, G p is f^2 multiply-adds (2 f^2 flops)
 /// and each nonzero a dot and an axpy (4 f flops); s steps need s + 1 products (the initial
@@ -178,44 +177,6 @@ double half_sweep_flops(double rows, double other, double nnz, double f, double 
   return 2.0 * other * f * f + (s + 1.0) * (2.0 * f * f * rows + 4.0 * f * nnz) + 10.0 * f * s * rows;
 }
 
-/// One JSON object on one line, keys in insertion order.
-class JsonLine {
- public:
-  void number(std::string_view key, double v, int digits = 6) {
-    if (!std::isfinite(v)) return raw(key, "null");
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    raw(key, buf);
-  }
-  void integer(std::string_view key, std::int64_t v) { raw(key, std::to_string(v)); }
-  void string(std::string_view key, std::string_view v) {
-    std::string s = "\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') {
-        s += '\\';
-        s += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        char esc[8];
-        std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
-        s += esc;
-      } else {
-        s += c;
-      }
-    }
-    raw(key, s + "\"");
-  }
-  void raw(std::string_view key, std::string_view v) {
-    text_ += text_.empty() ? "{" : ", ";
-    text_ += '"';
-    text_ += key;
-    text_ += "\": ";
-    text_ += v;
-  }
-  [[nodiscard]] std::string str() const { return text_.empty() ? "{}" : text_ + "}"; }
-
- private:
-  std::string text_;
-};
 
 template <class Scalar>
 int run(const Args& a, const recmix::InteractionMatrix& m, double read_seconds) {
