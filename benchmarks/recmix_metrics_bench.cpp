@@ -14,8 +14,6 @@
 // is what scikit-learn's ndcg_score does; the default counts only users with one.
 // Exit status: 0 ok, 1 unreadable or inconsistent data, 2 bad arguments.
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
