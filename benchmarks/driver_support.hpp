@@ -1,16 +1,42 @@
 #pragma once
-// What every whole-process driver in benchmarks/ shares: the peak memory of the process and
-// the one-line JSON result.
+// What every whole-process driver in benchmarks/ shares: usage errors and option values, the
+// peak memory of the process and the one-line JSON result.
 
 #include <sys/resource.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 
 namespace recmix::bench {
+
+/// Prints "program: message" and the usage text on stderr and exits with status 2.
+[[noreturn]] inline void usage_error(const char* program, const char* usage, const std::string& message) {
+  std::cerr << program << ": " << message << '\n' << usage;
+  std::exit(2);
+}
+
+/// Parses the whole of `text` as a T (finite for floating point); calls `fail` (which must not
+/// return) with a message naming the option otherwise.
+template <class T, class Fail>
+T parse_value(std::string_view option, std::string_view text, Fail&& fail) {
+  T value{};
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
+    fail(std::string(option) + ": cannot parse '" + std::string(text) + "'");
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(value)) fail(std::string(option) + " must be finite");
+  }
+  return value;
+}
 
 /// Peak resident set of this process so far, MiB (getrusage: KiB on Linux).
 inline double peak_rss_mb() {

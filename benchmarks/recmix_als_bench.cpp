@@ -73,22 +73,11 @@ struct Args {
   bool recommend = true;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "recmix-als-bench: " << message << '\n' << kUsage;
-  std::exit(2);
-}
+[[noreturn]] void usage_error(const std::string& message) { recmix::bench::usage_error("recmix-als-bench", kUsage, message); }
 
 template <class T>
 T parse_value(std::string_view option, std::string_view text) {
-  T value{};
-  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
-    usage_error(std::string(option) + ": cannot parse '" + std::string(text) + "'");
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(value)) usage_error(std::string(option) + " must be finite");
-  }
-  return value;
+  return recmix::bench::parse_value<T>(option, text, usage_error);
 }
 
 Args parse_args(int argc, char** argv) {

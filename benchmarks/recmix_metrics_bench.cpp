@@ -56,10 +56,7 @@ struct Args {
   int repeat = 1;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "recmix-metrics-bench: " << message << '\n' << kUsage;
-  std::exit(2);
-}
+[[noreturn]] void usage_error(const std::string& message) { recmix::bench::usage_error("recmix-metrics-bench", kUsage, message); }
 
 /// A problem with the input files: reported with exit status 1.
 struct data_error : std::runtime_error {
