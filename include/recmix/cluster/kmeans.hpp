@@ -508,7 +508,6 @@ class KMeans {
         const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
         double* pots = cand_pot.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(trials);
         switch (table.width) {
-          case 8: candidate_block<8>(X, w, table, closest, begin, end, pots); break;
           case 16: candidate_block<16>(X, w, table, closest, begin, end, pots); break;
           case 32: candidate_block<32>(X, w, table, closest, begin, end, pots); break;
           default: candidate_block<detail::kChunk>(X, w, table, closest, begin, end, pots); break;

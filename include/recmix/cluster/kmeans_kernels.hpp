@@ -162,7 +162,6 @@ inline void chunk_distances(const CentreTable<S>& t, Index q, const S* x, S xn, 
   const S* ct = t.transposed.data() + static_cast<std::ptrdiff_t>(q) * t.d * t.width;
   const S* cn = t.norms.data() + static_cast<std::ptrdiff_t>(q) * t.width;
   switch (t.width) {
-    case 8: chunk_distances<S, 8>(x, xn, t.d, ct, cn, out); break;
     case 16: chunk_distances<S, 16>(x, xn, t.d, ct, cn, out); break;
     case 32: chunk_distances<S, 32>(x, xn, t.d, ct, cn, out); break;
     default: chunk_distances<S, kChunk>(x, xn, t.d, ct, cn, out); break;
@@ -315,10 +314,6 @@ Nearest<S> nearest_portable(const CentreTable<S>& t, const S* x, bool want_secon
     const S* ct = t.transposed.data() + static_cast<std::ptrdiff_t>(q) * t.d * t.width;
     const S* cn = t.norms.data() + first;
     switch (t.width) {
-      case 8:
-        chunk_distances<S, 8, true>(x, S(0), t.d, ct, cn, buf);
-        scan_chunk<S, 8>(buf, first, want_second, best);
-        break;
       case 16:
         chunk_distances<S, 16, true>(x, S(0), t.d, ct, cn, buf);
         scan_chunk<S, 16>(buf, first, want_second, best);
