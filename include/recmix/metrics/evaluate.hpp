@@ -141,7 +141,9 @@ inline EvaluationPlan make_plan(std::span<const Metric> metrics, std::span<const
 }
 
 /// Per-thread state of the pass.
-struct EvaluationWorker {
+/// Aligned to two cache lines: workers sit side by side in a vector, and the fields one thread
+/// updates per user would otherwise share a line with the next worker's.
+struct alignas(128) EvaluationWorker {
   std::vector<float> gain;            // dense per item, 0 = not relevant; reset after each user
   std::vector<std::uint8_t> seen;     // dense per item: repeats in a given list; reset after each user
   std::vector<float> ideal;
