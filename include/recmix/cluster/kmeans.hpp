@@ -115,7 +115,7 @@ class KMeans {
     KMeansReport best;
     best.threading = threading_description(threads);
     observer.on_begin("KMeans", options_.max_iter, best.threading);
-    const double tol = options_.tol * mean_column_variance(X);
+    const double tol = options_.tol * mean_column_variance(X, threads);
     Matrix best_centres;
     std::vector<Index> best_labels;
     double init_seconds = 0.0;
@@ -346,21 +346,40 @@ class KMeans {
     if (!is_fitted()) throw not_fitted(std::string(api) + ": the model is not fitted");
   }
 
-  static double mean_column_variance(const Eigen::Ref<const Matrix>& X) {
-    const auto n = static_cast<double>(X.rows());
-    double total = 0.0;
-    for (Eigen::Index c = 0; c < X.cols(); ++c) {
-      double mean = 0.0;
-      for (Eigen::Index r = 0; r < X.rows(); ++r) mean += static_cast<double>(X(r, c));
-      mean /= n;
-      double var = 0.0;
-      for (Eigen::Index r = 0; r < X.rows(); ++r) {
-        const double dv = static_cast<double>(X(r, c)) - mean;
-        var += dv * dv;
+  /// Mean of the column variances of X (scikit-learn's scale for tol): two row-major passes
+  /// over fixed blocks, sums in double added in block order (any thread count, same value).
+  static double mean_column_variance(const Eigen::Ref<const Matrix>& X, int threads) {
+    const auto n = static_cast<Index>(X.rows());
+    const auto d = static_cast<std::size_t>(X.cols());
+    const Index n_blocks = detail::block_count(n);
+    std::vector<double> part(static_cast<std::size_t>(n_blocks) * d);
+    auto pass = [&](const std::vector<double>* mean) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+      for (Index b = 0; b < n_blocks; ++b) {
+        double* p = part.data() + static_cast<std::size_t>(b) * d;
+        std::fill(p, p + d, 0.0);
+        const Index end = std::min(n, (b + 1) * detail::kBlock);
+        for (Index i = b * detail::kBlock; i < end; ++i) {
+          const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
+          for (std::size_t j = 0; j < d; ++j) {
+            const double v = static_cast<double>(x[j]) - (mean != nullptr ? (*mean)[j] : 0.0);
+            p[j] += mean != nullptr ? v * v : v;
+          }
+        }
       }
-      total += var / n;
-    }
-    return total / static_cast<double>(X.cols());
+      std::vector<double> total(d, 0.0);
+      for (Index b = 0; b < n_blocks; ++b) {
+        for (std::size_t j = 0; j < d; ++j) total[j] += part[static_cast<std::size_t>(b) * d + j];
+      }
+      for (double& t : total) t /= static_cast<double>(n);
+      return total;
+    };
+    (void)threads;
+    const std::vector<double> mean = pass(nullptr);
+    const std::vector<double> var = pass(&mean);
+    return std::accumulate(var.begin(), var.end(), 0.0) / static_cast<double>(d);
   }
 
   static Scalar weight_of(std::span<const Scalar> w, Index i) { return w.empty() ? Scalar(1) : w[static_cast<std::size_t>(i)]; }
@@ -627,6 +646,7 @@ class KMeans {
         shift[static_cast<std::size_t>(c)] = std::sqrt(s2);
         shift_total += s2;
       }
+      if (hamerly) update_bounds(labels, upper, lower, shift, threads);  // part of the iteration's time
       IterationInfo info;
       info.iteration = it;
       info.total = options_.max_iter;
@@ -640,7 +660,6 @@ class KMeans {
       std::swap(centres, next);
       if (it > 1 && changed == 0) break;  // labels did not move: the centres are the means already
       if (shift_total <= tol) break;
-      if (hamerly) update_bounds(labels, upper, lower, shift);
     }
     report.converged = it <= options_.max_iter;
     // Final labels and inertia with the final centres.
@@ -723,7 +742,7 @@ class KMeans {
   /// Moves Hamerly's bounds by the centre shifts: the upper bound grows by its centre's shift,
   /// the lower bound shrinks by the largest shift of any other centre.
   static void update_bounds(const std::vector<Index>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
-                            const std::vector<double>& shift) {
+                            const std::vector<double>& shift, int threads) {
     std::size_t first = 0;
     for (std::size_t c = 1; c < shift.size(); ++c) {
       if (shift[c] > shift[first]) first = c;
@@ -732,11 +751,18 @@ class KMeans {
     for (std::size_t c = 0; c < shift.size(); ++c) {
       if (c != first) second = std::max(second, shift[c]);
     }
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      const auto a = static_cast<std::size_t>(labels[i]);
-      upper[i] = static_cast<Scalar>(static_cast<double>(upper[i]) + shift[a]);
-      lower[i] = static_cast<Scalar>(std::max(0.0, static_cast<double>(lower[i]) - (a == first ? second : shift[first])));
+    const auto n = static_cast<std::ptrdiff_t>(labels.size());
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+      const auto a = static_cast<std::size_t>(labels[static_cast<std::size_t>(i)]);
+      Scalar& u = upper[static_cast<std::size_t>(i)];
+      Scalar& l = lower[static_cast<std::size_t>(i)];
+      u = static_cast<Scalar>(static_cast<double>(u) + shift[a]);
+      l = static_cast<Scalar>(std::max(0.0, static_cast<double>(l) - (a == first ? second : shift[first])));
     }
+    (void)threads;
   }
 
   /// Empty clusters take the points farthest from their centres (farthest first, ties to the
