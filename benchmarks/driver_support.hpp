@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +37,19 @@ T parse_value(std::string_view option, std::string_view text, Fail&& fail) {
     if (!std::isfinite(value)) fail(std::string(option) + " must be finite");
   }
   return value;
+}
+
+/// Wall seconds since t0.
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// User + system CPU seconds of this process so far.
+inline double cpu_seconds() {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return std::nan("");
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 /// Peak resident set of this process so far, MiB (getrusage: KiB on Linux).

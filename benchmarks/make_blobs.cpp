@@ -36,6 +36,10 @@
 #include <recmix/core/types.hpp>
 #include <recmix/io/csv.hpp>
 
+#include "driver_support.hpp"
+
+using recmix::bench::seconds_since;
+
 namespace {
 
 constexpr const char* kUsage =
@@ -54,10 +58,6 @@ T parse_number(std::string_view option, std::string_view text) {
     usage_error(std::string(option) + " expects a non-negative integer, got '" + std::string(text) + "'");
   }
   return value;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 struct Blob {

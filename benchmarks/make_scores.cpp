@@ -44,6 +44,10 @@
 
 #include <recmix/core/random.hpp>
 
+#include "driver_support.hpp"
+
+using recmix::bench::seconds_since;
+
 namespace {
 
 constexpr const char* kUsage =
@@ -66,10 +70,6 @@ T parse_value(std::string_view option, std::string_view text) {
     if (!std::isfinite(value)) usage_error(std::string(option) + " must be finite");
   }
   return value;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 /// A CSV file written through one large buffer.

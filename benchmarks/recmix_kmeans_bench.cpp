@@ -45,6 +45,8 @@
 #include "driver_support.hpp"
 
 using recmix::bench::JsonLine;
+using recmix::bench::seconds_since;
+using recmix::bench::cpu_seconds;
 using recmix::bench::peak_rss_mb;
 
 namespace {
@@ -119,18 +121,6 @@ Args parse_args(int argc, char** argv) {
   if (a.threads < 0) usage_error("--threads must be >= 0 (0 = all cores)");
   if (a.algorithm != "lloyd" && a.algorithm != "hamerly") usage_error("--algorithm must be lloyd or hamerly");
   return a;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-/// User + system CPU seconds of this process so far.
-double cpu_seconds() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return std::nan("");
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 

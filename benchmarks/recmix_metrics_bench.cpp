@@ -39,6 +39,7 @@
 #include "driver_support.hpp"
 
 using recmix::bench::JsonLine;
+using recmix::bench::seconds_since;
 using recmix::bench::peak_rss_mb;
 
 namespace {
@@ -112,10 +113,6 @@ Args parse_args(int argc, char** argv) {
   if (a.average != "with_relevant" && a.average != "all_users") usage_error("--average must be with_relevant or all_users");
   if (a.repeat < 1) usage_error("--repeat must be >= 1");
   return a;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 
