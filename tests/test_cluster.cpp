@@ -383,7 +383,7 @@ TEST_CASE_TEMPLATE("kmeans: well-separated blobs are recovered exactly", S, floa
         CHECK(km.num_features() == 4);
         // Every centroid is the mean of its blob.
         for (Index i = 0; i < 5; ++i) {
-          const Index c = km.labels()[static_cast<std::size_t>(i)];  // row i is in blob i
+          const Index c = km.label(i);  // row i is in blob i
           CHECK((km.centroids().row(c).template cast<double>() - means.row(i)).cwiseAbs().maxCoeff() <= close);
         }
         CHECK(rel_diff(r.inertia, true_inertia) <= (std::is_same_v<S, float> ? 1e-6 : 1e-12));
@@ -678,7 +678,7 @@ TEST_CASE_TEMPLATE("kmeans++: with k = n every row becomes a centre", S, float, 
       std::iota(all.begin(), all.end(), 0);
       CHECK(labels == all);
       for (Index i = 0; i < 16; ++i) {
-        CHECK(bit_identical<S>(km.centroids().row(km.labels()[static_cast<std::size_t>(i)]), X.row(i)));
+        CHECK(bit_identical<S>(km.centroids().row(km.label(i)), X.row(i)));
       }
     }
   }
@@ -799,7 +799,7 @@ TEST_CASE_TEMPLATE("kmeans: integer weights equal duplicated rows; zero weights 
     CHECK(rel_diff(rw.inertia, rd.inertia) <= 1e-12);
     CHECK(rw.iterations == rd.iterations);
     for (std::size_t r = 0; r < dup_of.size(); ++r) {
-      if (weighted.labels()[static_cast<std::size_t>(dup_of[r])] != duplicated.labels()[r]) {
+      if (weighted.label(dup_of[r]) != duplicated.label(static_cast<Index>(r))) {
         FAIL_CHECK("row " << dup_of[r] << " and its copy " << r << " have different labels");
         break;
       }
@@ -813,12 +813,12 @@ TEST_CASE_TEMPLATE("kmeans: integer weights equal duplicated rows; zero weights 
     CHECK(bit_identical(zero_weighted.centroids(), removed.centroids()));
     CHECK(rel_diff(rz.inertia, rk.inertia) <= 1e-12);
     for (std::size_t r = 0; r < kept.size(); ++r) {
-      CHECK(zero_weighted.labels()[static_cast<std::size_t>(kept[r])] == removed.labels()[r]);
+      CHECK(zero_weighted.label(kept[r]) == removed.label(static_cast<Index>(r)));
     }
     // Rows of weight 0 still get the label of their nearest centroid.
     for (Index i = 0; i < n; ++i) {
       if (w[static_cast<std::size_t>(i)] == 0) {
-        const Index l = zero_weighted.labels()[static_cast<std::size_t>(i)];
+        const Index l = zero_weighted.label(i);
         CHECK(sq_dist(X.row(i), zero_weighted.centroids().row(l)) <=
               sq_dist(X.row(i), zero_weighted.centroids().row(brute_nearest(X, i, zero_weighted.centroids()))) + 1e-4);
       }
@@ -933,7 +933,7 @@ TEST_CASE_TEMPLATE("kmeans: with tol = 0 the fit stops at a fixed point of Lloyd
     const double tie = std::is_same_v<S, float> ? 1e-4 : 1e-9;
     int not_nearest = 0;
     for (Index i = 0; i < X.rows(); ++i) {
-      const Index l = km.labels()[static_cast<std::size_t>(i)];
+      const Index l = km.label(i);
       const double own = sq_dist(X.row(i), km.centroids().row(l));
       const double best = sq_dist(X.row(i), km.centroids().row(brute_nearest(X, i, km.centroids())));
       not_nearest += own <= best + tie ? 0 : 1;
@@ -1120,7 +1120,7 @@ TEST_CASE_TEMPLATE("kmeans: an empty cluster is re-seeded with a point of positi
     std::vector<double> mass(3, 0.0);
     RowMatrixXd sums = RowMatrixXd::Zero(3, 2);
     for (Index i = 0; i < 200; ++i) {
-      const Index l = km.labels()[static_cast<std::size_t>(i)];
+      const Index l = km.label(i);
       mass[static_cast<std::size_t>(l)] += static_cast<double>(w[static_cast<std::size_t>(i)]);
       sums.row(l) += static_cast<double>(w[static_cast<std::size_t>(i)]) * X.row(i).template cast<double>();
     }
@@ -1890,5 +1890,82 @@ TEST_CASE("cluster_recommender: save/load round trip in every archive") {
       CHECK(restored.clusters(shop.features) == rec.clusters(shop.features));
       CHECK(save_to_string(restored, format) == save_to_string(rec, format));
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compact labels, the tile kernel, the parallel finiteness check
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("kmeans: label(row) reads labels() without the copy", S, float, double) {
+  const RowMatrix<S> X = uniform_points<S>(500, 3, 141);
+  KMeans<S> km({.k = 5, .seed = 3, .threads = 2});
+  CHECK_THROWS_AS((void)km.label(0), recmix::invalid_argument);  // not fitted: no labels
+  km.fit(X);
+  const std::vector<Index> all = km.labels();
+  REQUIRE(all.size() == 500);
+  for (Index i = 0; i < 500; ++i) CHECK(km.label(i) == all[static_cast<std::size_t>(i)]);
+  CHECK_THROWS_WITH_AS((void)km.label(500), doctest::Contains("row 500"), recmix::invalid_argument);
+  CHECK_THROWS_AS((void)km.label(-1), recmix::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("kmeans: more than 256 clusters (16-bit labels) keep hamerly == lloyd", S, float, double) {
+  const Index n = 3000, k = 300;
+  const RowMatrix<S> X = uniform_points<S>(n, 2, 151, -5.0, 5.0);
+  KMeans<S> lloyd({.k = k, .max_iter = 6, .seed = 4, .init = KMeansInit::random, .threads = 2});
+  KMeans<S> hamerly({.k = k, .max_iter = 6, .seed = 4, .init = KMeansInit::random, .algorithm = KMeansAlgorithm::hamerly, .threads = 2});
+  const KMeansReport rl = lloyd.fit(X);
+  const KMeansReport rh = hamerly.fit(X);
+  CHECK(rh.inertia == rl.inertia);
+  CHECK(bit_identical(hamerly.centroids(), lloyd.centroids()));
+  const std::vector<Index> labels = lloyd.labels();
+  CHECK(hamerly.labels() == labels);
+  CHECK(*std::max_element(labels.begin(), labels.end()) >= 256);  // the labels really need more than a byte
+  CHECK(lloyd.predict(X) == labels);
+}
+
+TEST_CASE("kmeans: more than 65,536 clusters (32-bit labels)") {
+  const Index k = 65537, n = 65600;
+  const RowMatrixXf X = uniform_points<float>(n, 2, 152, -5.0, 5.0);
+  KMeans<float> km({.k = k, .max_iter = 1, .seed = 4, .init = KMeansInit::random, .threads = 2});
+  const KMeansReport r = km.fit(X);
+  const std::vector<Index> labels = km.labels();
+  REQUIRE(labels.size() == static_cast<std::size_t>(n));
+  CHECK(*std::max_element(labels.begin(), labels.end()) >= 65536);
+  CHECK(km.label(n - 1) == labels.back());
+  CHECK(rel_diff(r.inertia, brute_inertia(X, km.centroids(), labels)) <= 1e-9);
+}
+
+TEST_CASE("kmeans: every caller ranks centres with the same arithmetic (tiles of any make-up)") {
+  // Points placed exactly between pairs of centres tie; whichever tile they land in (full
+  // tiles in a fit, a tile of one in predict_row, partial tiles at the end of X) they take
+  // the lower centre, and predict_row, predict and the training labels agree bit for bit.
+  const Index n = 1037, d = 5, k = 23;
+  RowMatrixXf X = uniform_points<float>(n, d, 161, -2.0, 2.0);
+  for (Index i = 0; i < n; i += 7) X.row(i) = X.row((i + 3) % n);  // duplicates across tiles
+  KMeans<float> km({.k = k, .max_iter = 4, .seed = 2, .threads = 2});
+  km.fit(X);
+  const std::vector<Index> predicted = km.predict(X);
+  CHECK(predicted == km.labels());
+  for (Index i = 0; i < n; ++i) {
+    const Index one = km.predict_row(std::span<const float>(X.data() + static_cast<std::ptrdiff_t>(i) * d, static_cast<std::size_t>(d)));
+    if (one != predicted[static_cast<std::size_t>(i)]) FAIL_CHECK("row " << i << ": predict_row " << one << ", predict " << predicted[static_cast<std::size_t>(i)]);
+  }
+}
+
+TEST_CASE_TEMPLATE("kmeans: the first NaN or Inf in row-major order is named, on any thread count", S, float, double) {
+  const Index n = 3 * static_cast<Index>(recmix::cluster::detail::kBlock) + 100;
+  RowMatrix<S> X = uniform_points<S>(n, 4, 171);
+  X(n - 5, 0) = std::numeric_limits<S>::quiet_NaN();
+  X(static_cast<Index>(recmix::cluster::detail::kBlock) + 9, 3) = std::numeric_limits<S>::infinity();
+  X(static_cast<Index>(recmix::cluster::detail::kBlock) + 9, 2) = std::numeric_limits<S>::quiet_NaN();
+  const std::string first = "X(" + std::to_string(recmix::cluster::detail::kBlock + 9) + ", 2) is NaN";
+  for (const int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    KMeans<S> km({.k = 2, .threads = threads});
+    CHECK_THROWS_WITH_AS(km.fit(X), doctest::Contains(first.c_str()), recmix::invalid_argument);
+    // Strided rows (a view of every column but the last) take the same path.
+    const Eigen::Ref<const RowMatrix<S>> view = X.leftCols(3);
+    CHECK_THROWS_WITH_AS(km.fit(view), doctest::Contains(first.c_str()), recmix::invalid_argument);
   }
 }

@@ -19,20 +19,27 @@
 /// A cluster left empty is re-seeded with the point farthest from its centre (the farthest not
 /// already taken, in centre order), as scikit-learn does.
 ///
-/// Distances are ‖x‖² − 2 x·c + ‖c‖² in Scalar, computed for tiles of 32 points at once; centre
+/// Distances are ‖x‖² − 2 x·c + ‖c‖² in Scalar, computed for tiles of 16 points at once (one
+/// point per vector lane, the same operations for a point wherever it is processed); centre
 /// sums are accumulated in double per block of 4,096 points and the blocks added in order, so
-/// every result is the same on any number of threads.
+/// every result is the same on any number of threads. Training labels take one byte per row
+/// for k <= 256 (two for k <= 65,536).
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "recmix/cluster/kmeans_kernels.hpp"
@@ -109,23 +116,30 @@ class KMeans {
   /// with a positive sum. The model is replaced only when the fit succeeds.
   KMeansReport fit(Eigen::Ref<const Matrix> X, std::span<const Scalar> sample_weight, FitObserver& observer) {
     constexpr const char* api = "KMeans::fit";
-    validate_data(X, sample_weight, api);
     const int threads = resolve_threads(options_.threads, api);
+    validate_data(X, sample_weight, api, threads);
     recmix::detail::Stopwatch total;
     KMeansReport best;
     best.threading = threading_description(threads);
     observer.on_begin("KMeans", options_.max_iter, best.threading);
     const double tol = options_.tol * mean_column_variance(X, threads);
     Matrix best_centres;
-    std::vector<Index> best_labels;
+    LabelVector best_labels;
     double init_seconds = 0.0;
     for (int run = 0; run < options_.n_init; ++run) {
-      recmix::detail::Stopwatch init_watch;
-      Matrix centres = initial_centres(X, sample_weight, options_.seed + static_cast<std::uint64_t>(run) * 0x9E3779B97F4A7C15ULL,
-                                       threads);
-      init_seconds += init_watch.seconds();
-      std::vector<Index> labels;
-      KMeansReport r = run_lloyd(X, sample_weight, centres, labels, tol, threads, observer, total);
+      LabelVector labels = label_vector(options_.k);
+      Matrix centres;
+      KMeansReport r;
+      std::visit(
+          [&](auto& lab) {
+            lab.assign(static_cast<std::size_t>(X.rows()), 0);
+            recmix::detail::Stopwatch init_watch;
+            centres = initial_centres(X, sample_weight, options_.seed + static_cast<std::uint64_t>(run) * 0x9E3779B97F4A7C15ULL,
+                                      threads, lab);
+            init_seconds += init_watch.seconds();
+            r = run_lloyd(X, sample_weight, centres, lab, tol, threads, observer, total);
+          },
+          labels);
       if (run == 0 || r.inertia < best.inertia) {
         r.best_init = run;
         r.threading = best.threading;
@@ -160,11 +174,23 @@ class KMeans {
     std::vector<Index> labels(static_cast<std::size_t>(X.rows()));
     const int threads = resolve_threads(options_.threads, api);
     const auto n = static_cast<Index>(X.rows());
+    const Index tiles = (n + detail::kTile - 1) / detail::kTile;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel num_threads(threads)
 #endif
-    for (Index i = 0; i < n; ++i) {
-      labels[static_cast<std::size_t>(i)] = detail::nearest(table_, X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(), false, false).index;
+    {
+      detail::Tile<Scalar> tile;
+      std::vector<Scalar> scratch(detail::tile_scratch_size(table_.d));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Index t = 0; t < tiles; ++t) {
+        const Index begin = t * detail::kTile;
+        tile.count = static_cast<int>(std::min<Index>(detail::kTile, n - begin));
+        for (int l = 0; l < tile.count; ++l) tile.rows[l] = X.data() + static_cast<std::ptrdiff_t>(begin + l) * X.outerStride();
+        detail::nearest_tile(table_, tile, false, scratch.data());
+        std::copy(tile.index, tile.index + tile.count, labels.begin() + begin);
+      }
     }
     (void)threads;
     return labels;
@@ -208,8 +234,25 @@ class KMeans {
     require_fitted("KMeans::centroids");
     return centroids_;
   }
-  /// Cluster of each training row (empty after load: labels are not saved).
-  [[nodiscard]] const std::vector<Index>& labels() const noexcept { return labels_; }
+  /// Cluster of each training row, as a new vector (empty after load: labels are not saved).
+  /// The model keeps them in the narrowest unsigned type that holds k - 1 (one byte per row
+  /// for k <= 256); label(row) reads one without the copy.
+  [[nodiscard]] std::vector<Index> labels() const {
+    return std::visit([](const auto& v) { return std::vector<Index>(v.begin(), v.end()); }, labels_);
+  }
+  /// Cluster of training row `row` (0 <= row < rows of the X last fitted; throws
+  /// recmix::invalid_argument otherwise, and after load).
+  [[nodiscard]] Index label(Index row) const {
+    return std::visit(
+        [row](const auto& v) -> Index {
+          if (row < 0 || static_cast<std::size_t>(row) >= v.size()) {
+            throw invalid_argument("KMeans::label: row " + std::to_string(row) + " is not a training row (there are " +
+                                   std::to_string(v.size()) + ")");
+          }
+          return static_cast<Index>(v[static_cast<std::size_t>(row)]);
+        },
+        labels_);
+  }
   [[nodiscard]] double inertia() const noexcept { return inertia_; }
   [[nodiscard]] int iterations() const noexcept { return iterations_; }
   [[nodiscard]] Index num_clusters() const noexcept { return static_cast<Index>(centroids_.rows()); }
@@ -249,7 +292,7 @@ class KMeans {
     if (!centroids_.allFinite() || !std::isfinite(inertia_) || inertia_ < 0) {
       throw model_format_error("KMeans::load: centroids or inertia hold NaN, Inf or a negative inertia");
     }
-    labels_.clear();
+    labels_ = LabelVector{};
     table_.assign(centroids_);
   }
 
@@ -287,7 +330,7 @@ class KMeans {
     if (static_cast<int>(o.algorithm) < 0 || static_cast<int>(o.algorithm) > 1) throw invalid_argument(who + ": unknown algorithm");
   }
 
-  void validate_data(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const char* api) const {
+  void validate_data(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const char* api, int threads) const {
     const std::string who(api);
     if (X.rows() == 0 || X.cols() == 0) {
       throw invalid_argument(who + ": X is empty (" + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ")");
@@ -300,7 +343,7 @@ class KMeans {
       throw invalid_argument(who + ": initial_centroids have " + std::to_string(options_.initial_centroids.cols()) +
                              " columns but X has " + std::to_string(X.cols()));
     }
-    check_finite(X, api);
+    check_finite(X, api, threads);
     if (!w.empty()) {
       if (static_cast<Eigen::Index>(w.size()) != X.rows()) {
         throw invalid_argument(who + ": " + std::to_string(w.size()) + " sample weights for " + std::to_string(X.rows()) + " rows");
@@ -316,17 +359,46 @@ class KMeans {
     }
   }
 
-  static void check_finite(const Eigen::Ref<const Matrix>& X, const char* api) {
-    for (Eigen::Index r = 0; r < X.rows(); ++r) {
-      const Scalar* row = X.data() + r * X.outerStride();  // rows may be strided
+  /// Throws naming the first NaN or Inf of X in row-major order. Blocks of rows are checked in
+  /// parallel; the lowest block holding one is then searched alone, so the message does not
+  /// depend on the thread count.
+  static void check_finite(const Eigen::Ref<const Matrix>& X, const char* api, int threads) {
+    const Eigen::Index rows = X.rows(), cols = X.cols();
+    const Eigen::Index blocks = rows == 0 ? 0 : (rows - 1) / detail::kBlock + 1;
+    std::atomic<Eigen::Index> first_bad{blocks};
+    constexpr Scalar big = std::numeric_limits<Scalar>::max();
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      if (b > first_bad.load(std::memory_order_relaxed)) continue;  // an earlier block is bad already
+      const Eigen::Index begin = b * detail::kBlock, end = std::min(rows, begin + detail::kBlock);
       bool ok = true;
-      for (Eigen::Index c = 0; c < X.cols(); ++c) ok &= std::isfinite(row[c]);
+      if (X.outerStride() == cols) {  // contiguous rows: one flat run
+        const Scalar* p = X.data() + begin * cols;
+        const Eigen::Index count = (end - begin) * cols;
+        for (Eigen::Index i = 0; i < count; ++i) ok &= std::abs(p[i]) <= big;  // false for NaN and Inf
+      } else {
+        for (Eigen::Index r = begin; r < end; ++r) {
+          const Scalar* row = X.data() + r * X.outerStride();
+          for (Eigen::Index c = 0; c < cols; ++c) ok &= std::abs(row[c]) <= big;
+        }
+      }
       if (!ok) {
-        for (Eigen::Index c = 0; c < X.cols(); ++c) {
-          if (!std::isfinite(row[c])) {
-            throw invalid_argument(std::string(api) + ": X(" + std::to_string(r) + ", " + std::to_string(c) + ") is " +
-                                   (std::isnan(row[c]) ? "NaN" : "infinite"));
-          }
+        Eigen::Index seen = first_bad.load(std::memory_order_relaxed);
+        while (b < seen && !first_bad.compare_exchange_weak(seen, b, std::memory_order_relaxed)) {
+        }
+      }
+    }
+    (void)threads;
+    const Eigen::Index b = first_bad.load();
+    if (b == blocks) return;
+    for (Eigen::Index r = b * detail::kBlock; r < rows; ++r) {
+      const Scalar* row = X.data() + r * X.outerStride();  // rows may be strided
+      for (Eigen::Index c = 0; c < cols; ++c) {
+        if (!std::isfinite(row[c])) {
+          throw invalid_argument(std::string(api) + ": X(" + std::to_string(r) + ", " + std::to_string(c) + ") is " +
+                                 (std::isnan(row[c]) ? "NaN" : "infinite"));
         }
       }
     }
@@ -339,7 +411,7 @@ class KMeans {
                              std::to_string(table_.d));
     }
     if (X.rows() > std::numeric_limits<Index>::max()) throw invalid_argument(std::string(api) + ": more than 2^31-1 rows");
-    check_finite(X, api);
+    check_finite(X, api, resolve_threads(options_.threads, api));
   }
 
   void require_fitted(const char* api) const {
@@ -386,7 +458,11 @@ class KMeans {
 
   // ---- seeding -------------------------------------------------------------------------------
 
-  Matrix initial_centres(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, std::uint64_t seed, int threads) const {
+  /// Starting centres. `nearest` (n entries) is k-means++'s scratch: the nearest centre chosen
+  /// so far of each row.
+  template <class L>
+  Matrix initial_centres(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, std::uint64_t seed, int threads,
+                         std::vector<L>& nearest) const {
     if (options_.init == KMeansInit::given) return options_.initial_centroids;
     Rng rng(seed);
     const auto n = static_cast<Index>(X.rows());
@@ -404,34 +480,45 @@ class KMeans {
       for (Index c = 0; c < options_.k; ++c) centres.row(c) = X.row(chosen[static_cast<std::size_t>(c)]);
       return centres;
     }
-    return kmeans_plus_plus(X, w, rng, threads);
+    return kmeans_plus_plus(X, w, rng, threads, nearest);
+  }
+
+  /// Squared distance of row i to its nearest chosen centre (centres: row-major, d columns),
+  /// recomputed rather than stored: the same function of the same values as when the centre
+  /// was chosen, so the same float.
+  template <class L>
+  RECMIX_KMEANS_INLINE static Scalar closest_of(const Eigen::Ref<const Matrix>& X, const Scalar* centres, const L* nearest, Index i) {
+    const auto d = static_cast<Index>(X.cols());
+    return detail::squared_distance(X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride(),
+                                    centres + static_cast<std::ptrdiff_t>(nearest[static_cast<std::size_t>(i)]) * d, d);
   }
 
   /// Index of the first point whose running sum of weight x closest reaches `target`, using
   /// the per-block totals to skip whole blocks.
-  static Index sample_point(double target, const std::vector<double>& block_pot, const std::vector<Scalar>& closest,
-                            std::span<const Scalar> w, Index n) {
+  template <class L>
+  static Index sample_point(double target, const std::vector<double>& block_pot, const Eigen::Ref<const Matrix>& X, const Scalar* centres,
+                            const L* nearest, std::span<const Scalar> w, Index n) {
     double acc = 0.0;
     Index b = 0;
     const Index n_blocks = static_cast<Index>(block_pot.size());
     while (b < n_blocks - 1 && acc + block_pot[static_cast<std::size_t>(b)] < target) acc += block_pot[static_cast<std::size_t>(b++)];
     // Usually found inside block b; rounding may push it a little further.
     for (Index i = b * detail::kBlock; i < n; ++i) {
-      acc += static_cast<double>(weight_of(w, i)) * static_cast<double>(closest[static_cast<std::size_t>(i)]);
+      acc += static_cast<double>(weight_of(w, i)) * static_cast<double>(closest_of(X, centres, nearest, i));
       if (acc >= target) return i;
     }
     // Rounding left the target beyond the total: take the last point with positive mass.
     for (Index i = n - 1; i > 0; --i) {
-      if (static_cast<double>(weight_of(w, i)) * static_cast<double>(closest[static_cast<std::size_t>(i)]) > 0.0) return i;
+      if (static_cast<double>(weight_of(w, i)) * static_cast<double>(closest_of(X, centres, nearest, i)) > 0.0) return i;
     }
     return 0;
   }
 
   /// Potentials of the candidates over points [begin, end): pots[j] = sum of weight x
   /// min(closest, squared distance to candidate j).
-  template <int W>
+  template <int W, class L>
   static void candidate_block(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table,
-                              const std::vector<Scalar>& closest, Index begin, Index end, double* pots) {
+                              const Scalar* centres, const L* nearest, Index begin, Index end, double* pots) {
     const Index d = table.d;
     for (Index q = 0; q < table.chunks; ++q) {
       const Scalar* ct = table.transposed.data() + static_cast<std::ptrdiff_t>(q) * d * W;
@@ -443,7 +530,7 @@ class KMeans {
         const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
         detail::prefetch(x + kPrefetchRows * X.outerStride());
         detail::chunk_distances<Scalar, W>(x, detail::squared_norm(x, d), d, ct, cn, dist);
-        const Scalar ci = closest[static_cast<std::size_t>(i)];
+        const Scalar ci = closest_of(X, centres, nearest, i);
         const double wi = static_cast<double>(weight_of(w, i));
 #pragma omp simd
         for (int c = 0; c < W; ++c) lane[c] += wi * static_cast<double>(dist[c] < ci ? dist[c] : ci);
@@ -453,7 +540,11 @@ class KMeans {
     }
   }
 
-  Matrix kmeans_plus_plus(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Rng& rng, int threads) const {
+  /// Greedy k-means++. The squared distance of each row to its nearest chosen centre is not
+  /// stored: `nearest` (the labels' storage, one byte per row for k <= 256) keeps which centre
+  /// that is, and the distance is recomputed where needed.
+  template <class L>
+  Matrix kmeans_plus_plus(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Rng& rng, int threads, std::vector<L>& nearest) const {
     const auto n = static_cast<Index>(X.rows());
     const auto d = static_cast<Index>(X.cols());
     const Index k = options_.k;
@@ -461,7 +552,7 @@ class KMeans {
                                                    : 2 + static_cast<Index>(std::floor(std::log(static_cast<double>(k))));
     const Index n_blocks = detail::block_count(n);
     Matrix centres(k, d);
-    std::vector<Scalar> closest(static_cast<std::size_t>(n));
+    L* near = nearest.data();
     std::vector<double> block_pot(static_cast<std::size_t>(n_blocks), 0.0);
     std::vector<double> cand_pot(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(trials), 0.0);
 
@@ -485,9 +576,10 @@ class KMeans {
     }
     centres.row(0) = X.row(first);
 
-    // closest := distance to the new centre (or the min with it), per-block potentials.
-    auto update_closest = [&](Index row, bool take_min) {
-      const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> centre = X.row(row);
+    // Centre c (already in centres) joins: each row's nearest chosen centre and distance
+    // (the smaller of the old and the new, the old on a tie), per-block potentials.
+    auto update_closest = [&](Index c) {
+      const Scalar* centre = centres.data() + static_cast<std::ptrdiff_t>(c) * d;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads)
 #endif
@@ -497,22 +589,32 @@ class KMeans {
         for (Index i = begin; i < end; ++i) {
           const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * X.outerStride();
           detail::prefetch(x + kPrefetchRows * X.outerStride());
-          const Scalar dist = detail::squared_distance(x, centre.data(), d);
-          Scalar& c = closest[static_cast<std::size_t>(i)];
-          c = take_min ? std::min(c, dist) : dist;
-          pot += static_cast<double>(weight_of(w, i)) * static_cast<double>(c);
+          const Scalar dist = detail::squared_distance(x, centre, d);
+          L& a = near[static_cast<std::size_t>(i)];
+          Scalar closest = dist;
+          if (c == 0) {
+            a = 0;
+          } else {
+            const Scalar old = detail::squared_distance(x, centres.data() + static_cast<std::ptrdiff_t>(a) * d, d);
+            if (dist < old) {
+              a = static_cast<L>(c);
+            } else {
+              closest = old;
+            }
+          }
+          pot += static_cast<double>(weight_of(w, i)) * static_cast<double>(closest);
         }
         block_pot[static_cast<std::size_t>(b)] = pot;
       }
     };
-    update_closest(first, false);
+    update_closest(0);
 
     Matrix candidates(trials, d);
     std::vector<Index> cand_index(static_cast<std::size_t>(trials));
     for (Index c = 1; c < k; ++c) {
       const double pot = std::accumulate(block_pot.begin(), block_pot.end(), 0.0);
       for (Index t = 0; t < trials; ++t) {
-        const Index i = pot > 0.0 ? sample_point(rng.uniform() * pot, block_pot, closest, w, n)
+        const Index i = pot > 0.0 ? sample_point(rng.uniform() * pot, block_pot, X, centres.data(), near, w, n)
                                   : static_cast<Index>(rng.below(static_cast<std::uint64_t>(n)));
         cand_index[static_cast<std::size_t>(t)] = i;
         candidates.row(t) = X.row(i);
@@ -527,9 +629,9 @@ class KMeans {
         const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
         double* pots = cand_pot.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(trials);
         switch (table.width) {
-          case 16: candidate_block<16>(X, w, table, closest, begin, end, pots); break;
-          case 32: candidate_block<32>(X, w, table, closest, begin, end, pots); break;
-          default: candidate_block<detail::kChunk>(X, w, table, closest, begin, end, pots); break;
+          case 16: candidate_block<16>(X, w, table, centres.data(), near, begin, end, pots); break;
+          case 32: candidate_block<32>(X, w, table, centres.data(), near, begin, end, pots); break;
+          default: candidate_block<detail::kChunk>(X, w, table, centres.data(), near, begin, end, pots); break;
         }
       }
       Index best = 0;
@@ -543,7 +645,7 @@ class KMeans {
         }
       }
       centres.row(c) = candidates.row(best);
-      if (c + 1 < k) update_closest(cand_index[static_cast<std::size_t>(best)], true);
+      if (c + 1 < k) update_closest(c);
     }
     return centres;
   }
@@ -553,44 +655,88 @@ class KMeans {
   /// Rows ahead the assignment pass asks the memory system for (the hardware prefetcher alone
   /// falls behind a pass that spends a few nanoseconds per row).
   static constexpr std::ptrdiff_t kPrefetchRows = 16;
+  /// Rows ahead the tiles of a plain (unpruned) pass ask for.
+  static constexpr std::ptrdiff_t kTilePrefetchRows = 64;
 
-  /// Per-block partial results of one assignment pass.
-  struct BlockSums {
-    Index k = 0, d = 0;
-    std::vector<double> sums;     // n_blocks x k x d
-    std::vector<double> weights;  // n_blocks x k
-    std::vector<double> inertia;  // n_blocks
-    std::vector<std::int64_t> changed;  // n_blocks
+  /// Rows per segment of a block: the nearest centres of a segment's rows are found first (in
+  /// tiles), then its rows are added to the centre sums in order while still in cache.
+  static constexpr Index kSegment = 256;
 
-    void reset(Index n_blocks, Index k_, Index d_) {
+  /// The results of one assignment pass. Each block fills a slot (k rows of padded_dim(d): the
+  /// centre sums, then the mass) from a ring of `ring` slots; completed slots are added to the totals strictly
+  /// in block order — the order a serial pass would use, whatever the thread count — and the
+  /// slot is then reused for a later block. So the memory is the ring, not a slot per block,
+  /// and threads never wait for each other unless one falls `ring` blocks behind.
+  struct Accumulator {
+    Index k = 0, d = 0, dp = 0, ring = 0, blocks = 0;
+    std::vector<double> slots;          // ring x slot_size()
+    std::vector<double> sums;           // k x d
+    std::vector<double> mass;           // k
+    std::vector<double> inertia;        // per block
+    std::vector<std::int64_t> changed;  // per block
+    std::unique_ptr<std::atomic<unsigned char>[]> done;  // per block: its slot is filled
+    std::atomic<Index> next{0};    // next block to hand out
+    std::atomic<Index> folded{0};  // blocks [0, folded) are in the totals
+    std::mutex fold_lock;
+
+    [[nodiscard]] std::size_t slot_size() const { return static_cast<std::size_t>(k) * static_cast<std::size_t>(dp); }
+    /// Slot of block b, 64-byte aligned (whole-register loads and stores never straddle cache lines).
+    [[nodiscard]] double* slot(Index b) { return detail::align64(slots.data()) + static_cast<std::size_t>(b % ring) * slot_size(); }
+
+    void reset(Index n_blocks, Index k_, Index d_, int threads) {
       k = k_;
       d = d_;
-      sums.assign(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d), 0.0);
-      weights.assign(static_cast<std::size_t>(n_blocks) * static_cast<std::size_t>(k), 0.0);
+      dp = detail::padded_dim(d);
+      blocks = n_blocks;
+      // About 256 KiB of slots, at least four per thread.
+      const auto fit = static_cast<Index>((std::size_t{1} << 15) / slot_size());
+      ring = std::max<Index>(1, std::min(n_blocks, std::max<Index>(fit, 4 * static_cast<Index>(threads))));
+      slots.resize(static_cast<std::size_t>(ring) * slot_size() + 8);
+      sums.assign(static_cast<std::size_t>(k) * static_cast<std::size_t>(d), 0.0);
+      mass.assign(static_cast<std::size_t>(k), 0.0);
       inertia.assign(static_cast<std::size_t>(n_blocks), 0.0);
       changed.assign(static_cast<std::size_t>(n_blocks), 0);
+      done = std::make_unique<std::atomic<unsigned char>[]>(static_cast<std::size_t>(n_blocks));
+      for (Index b = 0; b < n_blocks; ++b) done[static_cast<std::size_t>(b)].store(0, std::memory_order_relaxed);
+      next.store(0);
+      folded.store(0);
+    }
+
+    /// Adds every filled slot that is next in order to the totals (if no other thread is
+    /// doing so already).
+    void fold_ready() {
+      std::unique_lock<std::mutex> lock(fold_lock, std::try_to_lock);
+      if (!lock.owns_lock()) return;
+      Index f = folded.load(std::memory_order_relaxed);
+      while (f < blocks && done[static_cast<std::size_t>(f)].load(std::memory_order_acquire) != 0) {
+        const double* s = slot(f);
+        for (Index c = 0; c < k; ++c) {
+          const double* row = s + static_cast<std::size_t>(c) * static_cast<std::size_t>(dp);
+          double* total = sums.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(d);
+          for (Index j = 0; j < d; ++j) total[j] += row[j];
+          mass[static_cast<std::size_t>(c)] += row[d];
+        }
+        folded.store(++f, std::memory_order_release);
+      }
     }
   };
 
-  KMeansReport run_lloyd(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Matrix& centres, std::vector<Index>& labels,
+  template <class L>
+  KMeansReport run_lloyd(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, Matrix& centres, std::vector<L>& labels,
                          double tol, int threads, FitObserver& observer, const recmix::detail::Stopwatch& total) const {
     const auto n = static_cast<Index>(X.rows());
     const auto d = static_cast<Index>(X.cols());
     const Index k = options_.k;
     const Index n_blocks = detail::block_count(n);
     const bool hamerly = options_.algorithm == KMeansAlgorithm::hamerly;
-    labels.assign(static_cast<std::size_t>(n), -1);
     std::vector<Scalar> upper, lower;
     if (hamerly) {
       upper.assign(static_cast<std::size_t>(n), Scalar(0));
       lower.assign(static_cast<std::size_t>(n), Scalar(0));
     }
     // Pruning margin (squared distance): covers the rounding of ‖x‖² − 2x·c + ‖c‖².
-    double max_x_norm = 0.0;
-    if (hamerly) {
-      for (Index i = 0; i < n; ++i) max_x_norm = std::max(max_x_norm, static_cast<double>(X.row(i).squaredNorm()));
-    }
-    BlockSums partial;
+    const double max_x_norm = hamerly ? max_squared_norm(X, threads) : 0.0;
+    Accumulator acc;
     detail::CentreTable<Scalar> table;
     std::vector<double> half_sep(static_cast<std::size_t>(k), 0.0);  // Hamerly s(c): half the distance to the nearest other centre
     std::vector<double> shift(static_cast<std::size_t>(k), 0.0);
@@ -616,22 +762,18 @@ class KMeans {
           half_sep[static_cast<std::size_t>(c)] = k > 1 ? nearest / 2.0 : std::numeric_limits<double>::infinity();
         }
       }
-      assign(X, w, table, labels, upper, lower, half_sep, margin, hamerly && bounds_valid, partial, threads);
+      assign(X, w, table, labels.data(), hamerly ? upper.data() : nullptr, hamerly ? lower.data() : nullptr, half_sep, margin,
+             hamerly && bounds_valid, acc, threads);
       bounds_valid = hamerly;
       double inertia = 0.0;
       std::int64_t changed = 0;
       for (Index b = 0; b < n_blocks; ++b) {
-        inertia += partial.inertia[static_cast<std::size_t>(b)];
-        changed += partial.changed[static_cast<std::size_t>(b)];
+        inertia += acc.inertia[static_cast<std::size_t>(b)];
+        changed += acc.changed[static_cast<std::size_t>(b)];
       }
-      // New centres: weighted means, blocks added in order.
-      std::vector<double> sums(static_cast<std::size_t>(k) * static_cast<std::size_t>(d), 0.0), mass(static_cast<std::size_t>(k), 0.0);
-      for (Index b = 0; b < n_blocks; ++b) {
-        const double* s = partial.sums.data() + static_cast<std::size_t>(b) * sums.size();
-        const double* m = partial.weights.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k);
-        for (std::size_t j = 0; j < sums.size(); ++j) sums[j] += s[j];
-        for (std::size_t c = 0; c < mass.size(); ++c) mass[c] += m[c];
-      }
+      // New centres: weighted means (the blocks were added in order).
+      std::vector<double>& sums = acc.sums;
+      std::vector<double>& mass = acc.mass;
       if (relocate_empty(X, w, centres, labels, sums, mass)) bounds_valid = false;
       double shift_total = 0.0;
       for (Index c = 0; c < k; ++c) {
@@ -662,86 +804,150 @@ class KMeans {
       if (shift_total <= tol) break;
     }
     report.converged = it <= options_.max_iter;
-    // Final labels and inertia with the final centres.
+    // Final labels and inertia with the final centres (Hamerly's bounds are no longer needed).
+    upper = {};
+    lower = {};
     table.assign(centres);
-    assign(X, w, table, labels, upper, lower, half_sep, 0.0, false, partial, threads);
+    assign(X, w, table, labels.data(), static_cast<Scalar*>(nullptr), static_cast<Scalar*>(nullptr), half_sep, 0.0, false, acc, threads);
     report.inertia = exact_inertia(X, w, centres, labels, threads);
     return report;
   }
 
-  /// One assignment pass over fixed blocks: labels, per-block sums, weights, inertia and the
-  /// number of changed labels. With `prune`, Hamerly's test skips points whose nearest centre
-  /// cannot have changed (bounds already moved by update_bounds).
-  void assign(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table,
-              std::vector<Index>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
-              const std::vector<double>& half_sep, double margin, bool prune, BlockSums& partial, int threads) const {
+  /// Largest ‖x‖² over the rows (in Scalar, as Hamerly's margin has always used), per block in
+  /// parallel.
+  static double max_squared_norm(const Eigen::Ref<const Matrix>& X, int threads) {
     const auto n = static_cast<Index>(X.rows());
-    const Index d = table.d, k = table.k;
-    const std::ptrdiff_t ld = X.outerStride();
     const Index n_blocks = detail::block_count(n);
-    partial.reset(n_blocks, k, d);
-    const bool bounds = !upper.empty();
-    // Row-major double copy of the centres (rows padded to dp with zeros) for the exact
-    // per-point inertia.
-    const Index dp = detail::padded_dim(d);
-    std::vector<double> centres_d(static_cast<std::size_t>(k) * static_cast<std::size_t>(dp), 0.0);
-    for (Index c = 0; c < k; ++c) {
-      for (Index j = 0; j < d; ++j) {
-        centres_d[static_cast<std::size_t>(c) * static_cast<std::size_t>(dp) + static_cast<std::size_t>(j)] = static_cast<double>(
-            table.transposed[(static_cast<std::size_t>(c / table.width) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)) *
-                                 static_cast<std::size_t>(table.width) +
-                             static_cast<std::size_t>(c % table.width)]);
-      }
-    }
+    std::vector<double> part(static_cast<std::size_t>(n_blocks), 0.0);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads)
 #endif
     for (Index b = 0; b < n_blocks; ++b) {
       const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
-      std::vector<double> local(static_cast<std::size_t>(k) * static_cast<std::size_t>(dp), 0.0);  // padded sums of this block
-      double* mass = partial.weights.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k);
-      double inertia = 0.0;
-      std::int64_t changed = 0;
-      for (Index i = begin; i < end; ++i) {
-        const Scalar* x = X.data() + static_cast<std::ptrdiff_t>(i) * ld;
-        detail::prefetch(x + kPrefetchRows * ld);
-        Index& label = labels[static_cast<std::size_t>(i)];
-        bool skip = false;
-        if (prune) {
-          const double u = upper[static_cast<std::size_t>(i)];
-          const double z = std::max(static_cast<double>(lower[static_cast<std::size_t>(i)]), half_sep[static_cast<std::size_t>(label)]);
-          skip = u < z && (z - u) * (z + u) > margin;  // the nearest centre cannot have changed
-        }
-        if (!skip) {
-          const detail::Nearest<Scalar> near = detail::nearest(table, x, bounds, bounds);
-          changed += label != near.index;
-          label = near.index;
-          if (bounds) {
-            upper[static_cast<std::size_t>(i)] = std::sqrt(near.distance);
-            lower[static_cast<std::size_t>(i)] = std::sqrt(near.second);
-          }
-        }
-        const double wi = static_cast<double>(weight_of(w, i));
-        double* s = local.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(dp);
-        const double* c = centres_d.data() + static_cast<std::size_t>(label) * static_cast<std::size_t>(dp);
-        const double dist2 = detail::accumulate_point(x, d, wi, s, c);
-        mass[label] += wi;
-        inertia += wi * dist2;
-      }
-      double* sums = partial.sums.data() + static_cast<std::size_t>(b) * static_cast<std::size_t>(k) * static_cast<std::size_t>(d);
-      for (Index c = 0; c < k; ++c) {
-        std::copy_n(local.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(dp), d,
-                    sums + static_cast<std::size_t>(c) * static_cast<std::size_t>(d));
-      }
-      partial.inertia[static_cast<std::size_t>(b)] = inertia;
-      partial.changed[static_cast<std::size_t>(b)] = changed;
+      double m = 0.0;
+      for (Index i = begin; i < end; ++i) m = std::max(m, static_cast<double>(X.row(i).squaredNorm()));
+      part[static_cast<std::size_t>(b)] = m;
     }
     (void)threads;
+    return part.empty() ? 0.0 : *std::max_element(part.begin(), part.end());
+  }
+
+  /// Per-thread working memory of an assignment pass.
+  struct AssignScratch {
+    detail::Tile<Scalar> tile;
+    std::vector<Scalar> kernel;
+    std::vector<Index> todo;
+    explicit AssignScratch(Index d) : kernel(detail::tile_scratch_size(d)), todo(static_cast<std::size_t>(kSegment)) {}
+  };
+
+  /// One assignment pass over fixed blocks: labels, centre sums and weights, per-block inertia
+  /// and number of changed labels (in `acc`). `upper`/`lower`: Hamerly's bounds, set for every
+  /// point whose nearest centre is computed (null for plain Lloyd). With `prune`, Hamerly's
+  /// test skips points whose nearest centre cannot have changed (bounds already moved by
+  /// update_bounds).
+  template <class L>
+  void assign(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table, L* labels,
+              Scalar* upper, Scalar* lower, const std::vector<double>& half_sep, double margin, bool prune, Accumulator& acc,
+              int threads) const {
+    const auto n = static_cast<Index>(X.rows());
+    const Index d = table.d, k = table.k;
+    const Index n_blocks = detail::block_count(n);
+    acc.reset(n_blocks, k, d, threads);
+    const Index dp = acc.dp;
+    // Row-major double copy of the centres (rows padded to dp with zeros) for the exact
+    // per-point inertia.
+    std::vector<double> centres_buffer(static_cast<std::size_t>(k) * static_cast<std::size_t>(dp) + 8, 0.0);
+    double* centres_d = detail::align64(centres_buffer.data());
+    for (Index c = 0; c < k; ++c) {
+      for (Index j = 0; j < d; ++j) {
+        centres_d[static_cast<std::size_t>(c) * static_cast<std::size_t>(dp) + static_cast<std::size_t>(j)] =
+            static_cast<double>(table.rows[static_cast<std::size_t>(c) * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)]);
+      }
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+      AssignScratch scratch(d);
+      for (;;) {
+        const Index b = acc.next.fetch_add(1, std::memory_order_relaxed);
+        if (b >= n_blocks) break;
+        // Wait until block b - ring has been added, so its slot is free (help adding meanwhile).
+        while (b - acc.folded.load(std::memory_order_acquire) >= acc.ring) {
+          acc.fold_ready();
+          std::this_thread::yield();
+        }
+        assign_block(X, w, table, centres_d, labels, upper, lower, half_sep, margin, prune, b, acc.slot(b), acc, scratch);
+        acc.done[static_cast<std::size_t>(b)].store(1, std::memory_order_release);
+        acc.fold_ready();
+      }
+    }
+    acc.fold_ready();  // blocks whose fold a busy lock skipped
+    (void)threads;
+  }
+
+  /// Block b of an assignment pass: its slot gets the padded centre sums and the masses.
+  template <class L>
+  static void assign_block(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const detail::CentreTable<Scalar>& table,
+                           const double* centres_d, L* labels, Scalar* upper, Scalar* lower, const std::vector<double>& half_sep,
+                           double margin, bool prune, Index b, double* slot, Accumulator& acc, AssignScratch& scratch) {
+    const auto n = static_cast<Index>(X.rows());
+    const Index d = table.d;
+    const std::ptrdiff_t ld = X.outerStride();
+    const bool bounds = upper != nullptr;
+    const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
+    std::fill(slot, slot + acc.slot_size(), 0.0);
+    detail::Tile<Scalar>& tile = scratch.tile;
+    Index* todo = scratch.todo.data();
+    double inertia = 0.0;
+    std::int64_t changed = 0;
+    for (Index s0 = begin; s0 < end; s0 += kSegment) {
+      const Index s1 = std::min(end, s0 + kSegment);
+      // The rows whose nearest centre is needed.
+      Index m = 0;
+      for (Index i = s0; i < s1; ++i) {
+        bool skip = false;
+        if (prune) {
+          const auto a = static_cast<std::size_t>(labels[static_cast<std::size_t>(i)]);
+          const double u = upper[static_cast<std::size_t>(i)];
+          const double z = std::max(static_cast<double>(lower[static_cast<std::size_t>(i)]), half_sep[a]);
+          skip = u < z && (z - u) * (z + u) > margin;  // the nearest centre cannot have changed
+        }
+        todo[m] = i;
+        m += skip ? 0 : 1;
+      }
+      for (Index t0 = 0; t0 < m; t0 += detail::kTile) {
+        tile.count = static_cast<int>(std::min<Index>(detail::kTile, m - t0));
+        for (int l = 0; l < tile.count; ++l) {
+          tile.rows[l] = X.data() + static_cast<std::ptrdiff_t>(todo[t0 + l]) * ld;
+          if (!prune) detail::prefetch(tile.rows[l] + kTilePrefetchRows * ld);
+        }
+        detail::nearest_tile(table, tile, bounds, scratch.kernel.data());
+        for (int l = 0; l < tile.count; ++l) {
+          const auto i = static_cast<std::size_t>(todo[t0 + l]);
+          const Index c = tile.index[l];
+          changed += static_cast<Index>(labels[i]) != c;
+          labels[i] = static_cast<L>(c);
+          if (bounds) {
+            const Scalar xn = detail::squared_norm(tile.rows[l], d);
+            upper[i] = std::sqrt(std::max(Scalar(0), xn + tile.best[l]));
+            lower[i] = std::sqrt(std::max(Scalar(0), xn + tile.second[l]));
+          }
+        }
+      }
+      // Centre sums, masses and inertia, row by row in order (the rows a pruned pass skipped
+      // are read here first: then ask for them ahead).
+      inertia += detail::accumulate_rows(X.data(), ld, d, s0, s1, labels, w.empty() ? nullptr : w.data(), slot, centres_d,
+                                         prune ? kPrefetchRows : 0);
+    }
+    acc.inertia[static_cast<std::size_t>(b)] = inertia;
+    acc.changed[static_cast<std::size_t>(b)] = changed;
   }
 
   /// Moves Hamerly's bounds by the centre shifts: the upper bound grows by its centre's shift,
   /// the lower bound shrinks by the largest shift of any other centre.
-  static void update_bounds(const std::vector<Index>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
+  template <class L>
+  static void update_bounds(const std::vector<L>& labels, std::vector<Scalar>& upper, std::vector<Scalar>& lower,
                             const std::vector<double>& shift, int threads) {
     std::size_t first = 0;
     for (std::size_t c = 1; c < shift.size(); ++c) {
@@ -768,7 +974,8 @@ class KMeans {
   /// Empty clusters take the points farthest from their centres (farthest first, ties to the
   /// lower row), which leave their old clusters' sums.
   /// Returns whether any point moved.
-  bool relocate_empty(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const Matrix& centres, std::vector<Index>& labels,
+  template <class L>
+  bool relocate_empty(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const Matrix& centres, std::vector<L>& labels,
                       std::vector<double>& sums, std::vector<double>& mass) const {
     const Index k = options_.k;
     const auto d = static_cast<Index>(X.cols());
@@ -785,7 +992,7 @@ class KMeans {
     };
     for (Index i = 0; i < n; ++i) {
       if (weight_of(w, i) <= Scalar(0)) continue;
-      const Index a = labels[static_cast<std::size_t>(i)];
+      const auto a = static_cast<Index>(labels[static_cast<std::size_t>(i)]);
       const double d2 = (X.row(i).template cast<double>() - centres.row(a).template cast<double>()).squaredNorm();
       if (far.size() < empty.size() || worse({d2, i}, far.back())) {
         far.emplace_back(d2, i);
@@ -795,7 +1002,7 @@ class KMeans {
     }
     for (std::size_t e = 0; e < empty.size() && e < far.size(); ++e) {
       const Index i = far[e].second, c = empty[e];
-      const Index old = labels[static_cast<std::size_t>(i)];
+      const auto old = static_cast<Index>(labels[static_cast<std::size_t>(i)]);
       const double wi = static_cast<double>(weight_of(w, i));
       for (Index j = 0; j < d; ++j) {
         const double v = wi * static_cast<double>(X(i, j));
@@ -804,7 +1011,7 @@ class KMeans {
       }
       mass[static_cast<std::size_t>(old)] -= wi;
       mass[static_cast<std::size_t>(c)] = wi;
-      labels[static_cast<std::size_t>(i)] = c;
+      labels[static_cast<std::size_t>(i)] = static_cast<L>(c);
     }
     // A cluster emptied by giving its only point away keeps its centre (weight 0 would divide by 0).
     for (Index c = 0; c < k; ++c) {
@@ -816,8 +1023,9 @@ class KMeans {
     return true;
   }
 
+  template <class L>
   static double exact_inertia(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> w, const Matrix& centres,
-                              const std::vector<Index>& labels, int threads) {
+                              const std::vector<L>& labels, int threads) {
     const auto n = static_cast<Index>(X.rows());
     const Index n_blocks = detail::block_count(n);
     std::vector<double> part(static_cast<std::size_t>(n_blocks), 0.0);
@@ -828,7 +1036,7 @@ class KMeans {
       const Index begin = b * detail::kBlock, end = std::min(n, begin + detail::kBlock);
       double s = 0.0;
       for (Index i = begin; i < end; ++i) {
-        const Index a = labels[static_cast<std::size_t>(i)];
+        const auto a = static_cast<Index>(labels[static_cast<std::size_t>(i)]);
         s += static_cast<double>(weight_of(w, i)) *
              (X.row(i).template cast<double>() - centres.row(a).template cast<double>()).squaredNorm();
       }
@@ -838,9 +1046,18 @@ class KMeans {
     return std::accumulate(part.begin(), part.end(), 0.0);
   }
 
+  /// Training labels in the narrowest type that holds k - 1.
+  using LabelVector = std::variant<std::vector<std::uint8_t>, std::vector<std::uint16_t>, std::vector<Index>>;
+
+  static LabelVector label_vector(Index k) {
+    if (k <= 256) return LabelVector(std::in_place_index<0>);
+    if (k <= 65536) return LabelVector(std::in_place_index<1>);
+    return LabelVector(std::in_place_index<2>);
+  }
+
   Options options_;
   Matrix centroids_;
-  std::vector<Index> labels_;
+  LabelVector labels_;
   double inertia_ = 0.0;
   int iterations_ = 0;
   detail::CentreTable<Scalar> table_;
