@@ -35,6 +35,12 @@
 #include "recmix/io/coo.hpp"
 #include "recmix/io/csv.hpp"
 
+#include "recmix/trees/binning.hpp"
+#include "recmix/trees/classifier_recommender.hpp"
+#include "recmix/trees/multilabel_gbdt.hpp"
+#include "recmix/trees/tree.hpp"
+#include "recmix/trees/tree_builder.hpp"
+
 #include "recmix/split/random_split.hpp"
 #include "recmix/split/snapshot.hpp"
 #include "recmix/split/split_result.hpp"
