@@ -10,7 +10,8 @@
 /// parent's minus it, computed in place in the parent's buffer.
 ///
 /// Determinism: a histogram is summed in row order per feature (a large node's rows in fixed
-/// chunks whose number depends only on the row count, the chunk histograms added in order),
+/// chunks whose number depends only on the row count, each summed in float, the chunk
+/// histograms added in order in double),
 /// split candidates are compared in feature order, and rows are partitioned serially, so the
 /// tree is the same on any number of threads. Small nodes run on one thread: parallel regions
 /// cost more than they save there, and far more when the cores are shared.
@@ -474,7 +475,7 @@ class TreeBuilder {
   static constexpr std::int32_t kPartitionAhead = 32;
   /// Nodes with fewer rows are handled on one thread.
   static constexpr std::size_t kParallelRows = 16384;
-  /// Rows per chunk of a chunked histogram, and the most chunks.
+  /// Rows per chunk of a chunked histogram (a chunk holds 32k to 64k rows), and the chunks summed at once.
   static constexpr std::size_t kChunkRows = 32768;
   static constexpr std::size_t kMaxChunks = 8;
 
@@ -485,7 +486,7 @@ class TreeBuilder {
   void fill_histogram(float* h, std::span<const std::int32_t> rows, const float* gh) {
     const auto W2 = static_cast<std::size_t>(2 * w_);
     const auto nf = static_cast<std::int32_t>(features_.size());
-    const std::size_t chunks = std::min(kMaxChunks, rows.size() / kChunkRows);
+    const std::size_t chunks = rows.size() / kChunkRows;
     if (chunks < 2) {
       const int threads = (rows.size() < kParallelRows || nf < 2) ? 1 : std::min(threads_, static_cast<int>(nf));
 #ifdef _OPENMP
@@ -503,32 +504,40 @@ class TreeBuilder {
       }
       return;
     }
-    while (chunk_buffers_.size() < chunks - 1) chunk_buffers_.push_back(aligned_floats(hist_size_));
-    const int threads = std::min(threads_, static_cast<int>(chunks));
+    // Chunks of 32k-64k rows are summed in float (short sums stay accurate), kMaxChunks at a
+    // time in parallel, and added in chunk order into double totals, rounded to float at the end.
+    while (chunk_buffers_.size() < kMaxChunks) chunk_buffers_.push_back(aligned_floats(hist_size_));
+    totals_.resize(hist_size_);
+    const int threads = std::min(threads_, static_cast<int>(std::min(chunks, kMaxChunks)));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
     {
+      for (std::size_t w0 = 0; w0 < chunks; w0 += kMaxChunks) {
+        const std::size_t wc = std::min(kMaxChunks, chunks - w0);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-      for (std::size_t c = 0; c < chunks; ++c) {
-        float* out = c == 0 ? h : chunk_buffers_[c - 1].get();
-        const std::size_t r0 = rows.size() * c / chunks, r1 = rows.size() * (c + 1) / chunks;
-        zero_features(out, 0, nf);
-        accumulate_features(out, rows.subspan(r0, r1 - r0), gh, 0, nf);
-      }
-      // Add the chunks in order, threads splitting the features.
+        for (std::size_t c = 0; c < wc; ++c) {
+          float* out = chunk_buffers_[c].get();
+          const std::size_t r0 = rows.size() * (w0 + c) / chunks, r1 = rows.size() * (w0 + c + 1) / chunks;
+          zero_features(out, 0, nf);
+          accumulate_features(out, rows.subspan(r0, r1 - r0), gh, 0, nf);
+        }
+        const bool first = w0 == 0, last = w0 + wc >= chunks;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (std::int32_t k = 0; k < nf; ++k) {
-        const std::int32_t f = features_[static_cast<std::size_t>(k)];
-        const std::size_t b0 = static_cast<std::size_t>(data_.offsets[static_cast<std::size_t>(f)]) * W2;
-        const std::size_t b1 = static_cast<std::size_t>(data_.offsets[static_cast<std::size_t>(f) + 1]) * W2;
-        for (std::size_t c = 1; c < chunks; ++c) {
-          const float* src = chunk_buffers_[c - 1].get();
-          for (std::size_t x = b0; x < b1; ++x) h[x] += src[x];
+        for (std::int32_t k = 0; k < nf; ++k) {
+          const std::int32_t f = features_[static_cast<std::size_t>(k)];
+          const std::size_t b0 = static_cast<std::size_t>(data_.offsets[static_cast<std::size_t>(f)]) * W2;
+          const std::size_t b1 = static_cast<std::size_t>(data_.offsets[static_cast<std::size_t>(f) + 1]) * W2;
+          for (std::size_t x = b0; x < b1; ++x) {
+            double sum = first ? 0.0 : totals_[x];
+            for (std::size_t c = 0; c < wc; ++c) sum += static_cast<double>(chunk_buffers_[c][x]);
+            totals_[x] = sum;
+            if (last) h[x] = static_cast<float>(sum);
+          }
         }
       }
     }
@@ -674,6 +683,7 @@ class TreeBuilder {
   std::size_t hist_size_;
   std::vector<AlignedFloats> buffers_;
   std::vector<AlignedFloats> chunk_buffers_;
+  std::vector<double> totals_;
   std::vector<int> free_;
   std::vector<std::int32_t> scratch_rows_;
   std::span<const std::int32_t> features_;
