@@ -1109,6 +1109,7 @@ TEST_CASE("one_vs_rest: every label's margins and trees equal a model trained on
     const GBDTReport report = all.fit(X, Y, early ? &valid : nullptr);
     const RowMatrixXf m = all.predict_margin(Xv2);
     std::set<int> distinct_rounds;
+    std::vector<std::vector<double>> alone_loss;  // each label's own validation loss per round
     for (Index l = 0; l < 3; ++l) {
       CAPTURE(l);
       const RowMatrixXf yl = column(Y, l), yvl = column(Yv, l);
@@ -1122,6 +1123,7 @@ TEST_CASE("one_vs_rest: every label's margins and trees equal a model trained on
       CHECK(equal);
       CHECK(report.label_rounds[static_cast<std::size_t>(l)] == r.best_round);
       distinct_rounds.insert(r.best_round);
+      alone_loss.push_back(r.validation_loss);
       // The label's trees, in round order, are the alone model's trees.
       std::vector<const Tree*> mine;
       for (const Tree& t : all.trees()) {
@@ -1134,6 +1136,15 @@ TEST_CASE("one_vs_rest: every label's margins and trees equal a model trained on
       // The labels stop at different rounds, so the per-label bookkeeping is exercised.
       CHECK(distinct_rounds.size() >= 2);
       CHECK(report.best_round == *distinct_rounds.rbegin());
+      // A label that stopped keeps its last margins: every round's validation loss is the mean
+      // of the labels' own losses, each frozen at its last round.
+      REQUIRE(report.validation_loss.size() == static_cast<std::size_t>(report.iterations));
+      for (std::size_t k = 0; k < report.validation_loss.size(); ++k) {
+        CAPTURE(k);
+        double mean = 0.0;
+        for (const auto& own : alone_loss) mean += own[std::min(k, own.size() - 1)] / 3.0;
+        CHECK(report.validation_loss[k] == doctest::Approx(mean).epsilon(1e-6));
+      }
     } else {
       CHECK(all.trees().size() == 18);
     }
