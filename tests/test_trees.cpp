@@ -1570,6 +1570,8 @@ TEST_CASE("report: training losses match the model's own margins, round by round
     CHECK(r.iteration_seconds.size() == 8);
     CHECK(r.loss.size() == 8);
     REQUIRE(r.train_loss.size() == 8);
+    // Without a validation set the per-round loss is the training loss after that round.
+    CHECK(r.loss == r.train_loss);
     CHECK(model.trees().size() == (mode == MultiLabelMode::multi_output ? 8U : 24U));
     // The last training loss is the loss of predict_margin on the training rows.
     const RowMatrixXf m = model.predict_margin(X);

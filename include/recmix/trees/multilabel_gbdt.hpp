@@ -252,6 +252,16 @@ class MultiLabelGBDT {
     const double cells = static_cast<double>(n) * static_cast<double>(L);
     const double vcells = static_cast<double>(nv) * static_cast<double>(L);
     int rounds_run = 0;
+    // The observer hears of a round once its loss is known.
+    IterationInfo info;
+    bool pending = false;
+    auto emit = [&](double loss) {
+      info.loss = loss;
+      report.iteration_seconds.push_back(info.seconds);
+      report.loss.push_back(info.loss);
+      observer.on_iteration(info);
+      pending = false;
+    };
     for (int r = 0; r < options_.rounds; ++r) {
       recmix::detail::Stopwatch round_watch;
       round_rows(n, r, sample, in_sample);
@@ -262,7 +272,10 @@ class MultiLabelGBDT {
       }
       // Gradients of every label; the loss measured here is the state after the last round.
       const std::vector<double> train_sums = margin_pass(margin.data(), train_layout, y.data(), gh.data(), gh_layout, n, L, threads);
-      if (r > 0) report.train_loss.push_back(std::accumulate(train_sums.begin(), train_sums.end(), 0.0) / cells);
+      if (r > 0) {
+        report.train_loss.push_back(std::accumulate(train_sums.begin(), train_sums.end(), 0.0) / cells);
+        if (pending) emit(report.train_loss.back());
+      }
       std::vector<Tree> new_trees(static_cast<std::size_t>(groups));
       // Grows group g's tree from the sample's rows and adds it to the margins.
       auto grow = [&](Index g, Worker& wk, int inner, const float* root) {
@@ -327,15 +340,14 @@ class MultiLabelGBDT {
         }
       }
       ++rounds_run;
-      IterationInfo info;
       info.iteration = r + 1;
       info.total = options_.rounds;
       info.seconds = round_watch.seconds();
       info.elapsed_seconds = total.seconds();
-      info.loss = nv > 0 ? report.validation_loss.back() : (report.train_loss.empty() ? std::numeric_limits<double>::quiet_NaN() : report.train_loss.back());
-      report.iteration_seconds.push_back(info.seconds);
-      report.loss.push_back(info.loss);
-      observer.on_iteration(info);
+      pending = true;
+      // With a validation set the round's loss is known now; without one, the training loss
+      // after this round comes from the next round's gradient pass (or the final pass).
+      if (nv > 0) emit(report.validation_loss.back());
       bool all_stopped = true;
       for (const auto& st : state) all_stopped = all_stopped && st.stopped;
       if (all_stopped) break;
@@ -344,6 +356,7 @@ class MultiLabelGBDT {
     {
       const std::vector<double> sums = margin_pass(margin.data(), train_layout, y.data(), nullptr, {}, n, L, threads);
       report.train_loss.push_back(std::accumulate(sums.begin(), sums.end(), 0.0) / cells);
+      if (pending) emit(report.train_loss.back());
     }
     // Keep each group's best round under early stopping.
     const Index width = multi ? L : 1;
