@@ -587,17 +587,28 @@ class TreeBuilder {
     std::vector<float> gbuf(W2);
     for (std::size_t r = 0; r < n; ++r) {
       const auto i = static_cast<std::size_t>(rows[r]);
-      const float* src = gh + i * layout.row_stride;
-      float* g = gbuf.data();
-      for (std::size_t l = 0; l < W2 / 2; ++l) {
-        g[2 * l] = src[l * layout.label_stride];
-        g[2 * l + 1] = src[l * layout.label_stride + 1];
-      }
-      const std::uint8_t* b = bins + i * d;
-      for (std::int32_t k = 0; k < ng; ++k) {
-        float* dst = base[k] + static_cast<std::size_t>(b[feat[k]]) * W2;
-        for (std::size_t c = 0; c < W2; ++c) dst[c] += g[c];
-      }
+      gather_pairs(gh + i * layout.row_stride, layout, W2, gbuf.data());
+      add_to_bins(gbuf.data(), bins + i * d, feat, base, ng, W2);
+    }
+  }
+
+  /// Row's W2 / 2 [g, h] pairs into g, contiguous.
+  static void gather_pairs(const float* src, GradientLayout layout, std::size_t W2, float* g) noexcept {
+    if (layout.label_stride == 2) {
+      for (std::size_t c = 0; c < W2; ++c) g[c] = src[c];
+      return;
+    }
+    for (std::size_t l = 0; l < W2 / 2; ++l) {
+      g[2 * l] = src[l * layout.label_stride];
+      g[2 * l + 1] = src[l * layout.label_stride + 1];
+    }
+  }
+
+  /// Adds g (W2 floats) to the bin row b falls in, for each of the ng features.
+  static void add_to_bins(const float* g, const std::uint8_t* b, const std::int32_t* feat, float* const* base, std::int32_t ng, std::size_t W2) noexcept {
+    for (std::int32_t k = 0; k < ng; ++k) {
+      float* dst = base[k] + static_cast<std::size_t>(b[feat[k]]) * W2;
+      for (std::size_t c = 0; c < W2; ++c) dst[c] += g[c];
     }
   }
 
@@ -634,19 +645,8 @@ class TreeBuilder {
         }
       }
 #endif
-      if (contiguous) {
-        for (std::size_t c = 0; c < W2; ++c) g[c] = src[c];
-      } else {
-        for (std::size_t l = 0; l < W2 / 2; ++l) {
-          g[2 * l] = src[l * layout.label_stride];
-          g[2 * l + 1] = src[l * layout.label_stride + 1];
-        }
-      }
-      const std::uint8_t* b = bins + i * d;
-      for (std::int32_t k = 0; k < ng; ++k) {
-        float* dst = base[k] + static_cast<std::size_t>(b[feat[k]]) * W2;
-        for (std::size_t c = 0; c < W2; ++c) dst[c] += g[c];
-      }
+      gather_pairs(src, layout, W2, g);
+      add_to_bins(g, bins + i * d, feat, base, ng, W2);
     }
   }
 
