@@ -7,7 +7,7 @@
 #   RECMIX_SKIP_DEPS=1 skip scripts/install-deps.sh
 set -euo pipefail
 
-target="als-quickstart"
+target="santander-hybrid"
 target_subdir="examples"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

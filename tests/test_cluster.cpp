@@ -1766,6 +1766,8 @@ TEST_CASE("cluster_recommender: score, can_score and recommend for new users wit
   std::vector<std::uint8_t> mask(4, 7);
   rec.can_score(batch, mask);
   CHECK(mask == std::vector<std::uint8_t>{1, 1, 1, 0});
+  std::vector<std::uint8_t> short_mask(3);
+  CHECK_THROWS_AS(rec.can_score(batch, short_mask), recmix::invalid_argument);
 
   const recmix::Recommendations top = recmix::recommend(rec, batch, 2);
   REQUIRE(top.users() == 4);

@@ -12,6 +12,7 @@
 #include "recmix/version.hpp"
 
 #include "recmix/core/errors.hpp"
+#include "recmix/core/feature_columns.hpp"
 #include "recmix/core/id_map.hpp"
 #include "recmix/core/interaction_log.hpp"
 #include "recmix/core/interaction_matrix.hpp"
@@ -28,6 +29,13 @@
 
 #include "recmix/cluster/cluster_recommender.hpp"
 #include "recmix/cluster/kmeans.hpp"
+
+#include "recmix/blend/dynamic_blender.hpp"
+#include "recmix/blend/hybrid_blender.hpp"
+#include "recmix/blend/normalize.hpp"
+#include "recmix/blend/popularity.hpp"
+
+#include "recmix/datasets/santander.hpp"
 
 #include "recmix/features/encoding.hpp"
 #include "recmix/features/scaling.hpp"

@@ -126,8 +126,12 @@ class ClusterRecommender {
   /// 1 where the batch has a finite feature row of the right width.
   void can_score(const UserBatch& batch, std::span<std::uint8_t> mask) const {
     require_fitted("ClusterRecommender::can_score");
+    if (mask.size() != static_cast<std::size_t>(batch.size())) {
+      throw invalid_argument("ClusterRecommender::can_score: mask has " + std::to_string(mask.size()) + " entries for " +
+                             std::to_string(batch.size()) + " users");
+    }
     const FeatureView f = batch.features();
-    for (Index r = 0; r < batch.size() && static_cast<std::size_t>(r) < mask.size(); ++r) {
+    for (Index r = 0; r < batch.size(); ++r) {
       mask[static_cast<std::size_t>(r)] = f.cols() == kmeans_.num_features() && f.row(r).allFinite() ? 1 : 0;
     }
   }

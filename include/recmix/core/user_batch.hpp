@@ -68,6 +68,22 @@ class UserBatch {
     return history_->row(u);
   }
 
+  /// The same batch whose features are columns [first, first + count) of this batch's features
+  /// (no copies). Lets models that read different feature blocks share one batch (see
+  /// recmix::FeatureColumns).
+  [[nodiscard]] UserBatch select_features(Index first, Index count) const {
+    if (first < 0 || count < 0 || first + count > feature_cols_) {
+      throw invalid_argument("UserBatch::select_features: columns [" + std::to_string(first) + ", " +
+                             std::to_string(static_cast<long long>(first) + count) + ") outside the batch's " +
+                             std::to_string(feature_cols_) + " feature columns");
+    }
+    UserBatch b(*this);
+    b.feature_data_ = count > 0 ? feature_data_ + first : nullptr;
+    b.feature_cols_ = count;
+    b.feature_rows_ = count > 0 ? feature_rows_ : 0;
+    return b;
+  }
+
   /// Rows [begin, end) as a batch of their own (no copies).
   [[nodiscard]] UserBatch slice(Index begin, Index end) const {
     if (begin < 0 || end < begin || end > size()) {
