@@ -12,7 +12,7 @@
 //
 //   santander-hybrid [--data train_ver2.csv] [--submission out.csv] [--report out.html]
 //                    [--threads 0] [--seed 42] [--customers 60000] [--strict] [--rounds 100]
-//                    [--tree-months 4] [--negative-rate 0.05] [--normalization auto]
+//                    [--tree-months 4] [--negative-rate 0.05] [--normalization rank]
 //
 // Without --data it generates its default data in memory (--customers customers x 17 months).
 
@@ -59,7 +59,7 @@ struct Args {
   int rounds = 100;
   Index gbdt_months = 4;
   double negative_rate = 0.05;
-  std::string normalization = "auto";
+  std::string normalization = "rank";
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -378,8 +378,8 @@ int main(int argc, char** argv) try {
   const MonthBatch validation = make_batch(data, models, T - 1, args.threads);
   const MonthBatch test = make_batch(data, models, T, args.threads);
 
-  // Popularity, clusters and trees all score on the scale of a probability of adding the product,
-  // so they blend as they are; ALS scores are inner products and are rank-normalised.
+  // --normalization auto: popularity, clusters and trees score on the scale of a probability of
+  // adding the product, so they blend as they are; ALS scores (inner products) are ranked.
   using recmix::blend::Normalization;
   const std::vector<Normalization> normalization = [&]() -> std::vector<Normalization> {
     const std::string& n = args.normalization;
