@@ -2,6 +2,10 @@
 # Installs the Debian/Ubuntu packages needed to build and test recmix.
 # Idempotent: does nothing when every package is already installed.
 # Set RECMIX_SKIP_DEPS=1 to skip this step entirely.
+#
+#   bash scripts/install-deps.sh              what building and testing needs
+#   bash scripts/install-deps.sh --hardening  also clang with libFuzzer and LLVM's OpenMP runtime,
+#                                             for scripts/fuzz.sh and scripts/tsan.sh
 set -euo pipefail
 
 packages=(
@@ -14,6 +18,9 @@ packages=(
   g++
   make
 )
+if [[ "${1:-}" == "--hardening" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)
+fi
 
 if [[ "${RECMIX_SKIP_DEPS:-0}" == "1" ]]; then
   echo "install-deps: RECMIX_SKIP_DEPS=1, skipping"

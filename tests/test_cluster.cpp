@@ -870,7 +870,10 @@ TEST_CASE_TEMPLATE("kmeans: 1 and 2 threads, and the same seed twice, give bit-i
   const std::pair<KMeansAlgorithm, KMeansInit> runs[] = {{KMeansAlgorithm::lloyd, KMeansInit::kmeans_plus_plus},
                                                          {KMeansAlgorithm::hamerly, KMeansInit::kmeans_plus_plus},
                                                          {KMeansAlgorithm::hamerly, KMeansInit::random}};
-  for (const auto& [algorithm, init] : runs) {
+  for (const auto& run : runs) {
+    // Not a structured binding: clang before 16 cannot capture one (CAPTURE, the lambda below).
+    const KMeansAlgorithm algorithm = run.first;
+    const KMeansInit init = run.second;
     CAPTURE(name_of(algorithm));
     CAPTURE(name_of(init));
     auto fit = [&](int threads, std::uint64_t seed, KMeansReport& report) {
@@ -1582,7 +1585,7 @@ TEST_CASE("kmeans serialization: an absurd thread count in a file is refused") {
   payload.replace(at, from.size(), to);
   char crc[16];
   std::snprintf(crc, sizeof crc, "%08x", static_cast<unsigned>(recmix::detail::crc32(payload.data(), payload.size())));
-  const std::string edited = "RECMIX-MODEL\nenvelope 1 kind kmeans version 1 scalar float32 archive xml bytes " +
+  const std::string edited = "RECMIX-MODEL\nenvelope 2 kind kmeans version 1 scalar float32 archive xml bytes " +
                              std::to_string(payload.size()) + " crc32 " + crc + "\n" + payload;
   // The edited file is well formed: restoring the original count loads fine.
   {
@@ -1591,7 +1594,7 @@ TEST_CASE("kmeans serialization: an absurd thread count in a file is refused") {
     const std::size_t h = same.find('\n', same.find('\n') + 1) + 1;
     const std::string p = same.substr(h);
     std::snprintf(crc, sizeof crc, "%08x", static_cast<unsigned>(recmix::detail::crc32(p.data(), p.size())));
-    same = "RECMIX-MODEL\nenvelope 1 kind kmeans version 1 scalar float32 archive xml bytes " + std::to_string(p.size()) +
+    same = "RECMIX-MODEL\nenvelope 2 kind kmeans version 1 scalar float32 archive xml bytes " + std::to_string(p.size()) +
            " crc32 " + crc + "\n" + p;
     KMeans<float> ok;
     CHECK_NOTHROW(load_from_string(ok, same));

@@ -329,7 +329,8 @@ TEST_CASE("Ranking metrics: invalid arguments throw") {
   const std::vector<float> nan = {1.0f, kNaN, 2.0f};
   const std::vector<float> inf = {1.0f, kInf, 2.0f};
   const std::vector<float> good = {1.0f, 0.5f, 2.0f};
-  for (const auto& [fn, name] : fns) {
+  for (const auto& [fn, fn_name] : fns) {
+    const auto name = fn_name;  // CAPTURE's lambda cannot capture a structured binding before clang 16
     CAPTURE(name);
     CHECK_THROWS_WITH_AS(fn(ranked, {relevant}, 0, {}), doctest::Contains("k must be >= 1"), invalid_argument);
     CHECK_THROWS_WITH_AS(fn(ranked, {relevant}, 0, {}), doctest::Contains(name), invalid_argument);

@@ -309,7 +309,7 @@ namespace {
 
 /// Scores item j with the sum of the batch's feature row (so a column slice is visible).
 struct SumOfFeatures {
-  static constexpr const char* kModelKind = "sum_of_features";
+  [[maybe_unused]] static constexpr const char* kModelKind = "sum_of_features";
   [[nodiscard]] Index num_items() const { return 2; }
   void score(const recmix::UserBatch& b, recmix::ScoreBlock out) const {
     const auto f = b.features();

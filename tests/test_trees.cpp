@@ -569,7 +569,8 @@ TEST_CASE("binner: neighbours one float apart still land in different bins") {
   // The double midpoint of two adjacent floats rounds to one of them; the cut must never be b.
   const float a1 = 1.0f, b1 = std::nextafter(1.0f, 2.0f);  // midpoint rounds (to even) down to a1
   const float a2 = b1, b2 = std::nextafter(b1, 2.0f);       // midpoint rounds (to even) up to b2
-  for (const auto& [a, b] : {std::pair{a1, b1}, std::pair{a2, b2}}) {
+  for (const auto& pair : {std::pair{a1, b1}, std::pair{a2, b2}}) {
+    const float a = pair.first, b = pair.second;  // CAPTURE cannot capture a structured binding before clang 16
     CAPTURE(a);
     RowMatrixXf X(4, 1);
     X << a, b, a, b;
@@ -1065,8 +1066,9 @@ TEST_CASE("interactions: depth 2 learns a thresholded XOR that depth-1 trees can
                                               std::span<const float>(y.data(), static_cast<std::size_t>(n))),
                      model};
   };
-  const auto [auc2, deep] = auc_of(2);
-  const auto [auc1, shallow] = auc_of(1);
+  const auto [auc2_, deep] = auc_of(2);
+  const auto [auc1_, shallow] = auc_of(1);
+  const double auc2 = auc2_, auc1 = auc1_;  // CAPTURE cannot capture a structured binding before clang 16
   CHECK(auc2 > 0.95);
   CAPTURE(auc1);
   CAPTURE(auc2);
@@ -1788,6 +1790,13 @@ TEST_CASE("serialization: truncated, foreign and inconsistent files throw and le
     MultiLabelGBDT ok;
     CHECK_NOTHROW(load_from_string(ok, edit_payload(xml, feature, feature)));  // the editing itself is sound
   }
+  // The root's feature and the value after it, with whatever indentation the archive uses.
+  const std::size_t feature_at = xml.find(feature);
+  REQUIRE(feature_at != std::string::npos);
+  const std::string value = "<value>" + std::to_string(root.value) + "</value>";
+  const std::size_t value_at = xml.find(value, feature_at);
+  REQUIRE(value_at != std::string::npos);
+  const std::string feature_then_value = xml.substr(feature_at, value_at + value.size() - feature_at);
   const std::pair<std::string, std::string> edits[] = {
       {feature, "<feature>99</feature>"},
       {"<grow_policy>0</grow_policy>", "<grow_policy>7</grow_policy>"},
@@ -1798,11 +1807,12 @@ TEST_CASE("serialization: truncated, foreign and inconsistent files throw and le
       {"<categorical>" + std::to_string(root.categorical) + "</categorical>", "<categorical>" + std::to_string(1 - root.categorical) + "</categorical>"},
       // Caught only by the structural tree check: a threshold bin (or category set) that does
       // not exist, and a negative round.
-      {feature + "\n\t\t\t\t\t<value>" + std::to_string(root.value) + "</value>", feature + "\n\t\t\t\t\t<value>250</value>"},
+      {feature_then_value, feature_then_value.substr(0, feature_then_value.find("<value>")) + "<value>250</value>"},
       {"<round>0</round>", "<round>-1</round>"},
   };
   for (const auto& [from, to] : edits) {
-    CAPTURE(to);
+    const std::string edit = to;  // CAPTURE cannot capture a structured binding before clang 16
+    CAPTURE(edit);
     MultiLabelGBDT target = f.model;
     CHECK_THROWS_AS(load_from_string(target, edit_payload(xml, from, to)), recmix::model_format_error);
     CHECK(bit_identical(target.predict_margin(f.probe), before));

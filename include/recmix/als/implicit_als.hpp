@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -83,6 +84,13 @@ class ImplicitALS {
   static constexpr unsigned kFormatVersion = 1;
   /// Largest `threads` option accepted (a model file asking for more is refused, not obeyed).
   static constexpr int kMaxThreads = 1024;
+  /// Largest confidence (1 + alpha r, or alpha r) of any interaction that fit, loss,
+  /// partial_fit_users and fold-in accept (invalid_argument beyond it). Beyond it the solves
+  /// lose the solution without any error (measured): float conjugate-gradient steps go wrong
+  /// from confidences of about 1e10 and give NaN factors from about 1e19; the exact solve (in
+  /// double) gives NaN from about 1e16 with float factors and 1e18 with double ones, once the
+  /// regularisation and the 1 of 1 + alpha r vanish in its rounding.
+  static constexpr double kMaxConfidence = std::is_same_v<Scalar, float> ? 1e9 : 1e15;
 
   /// Validates the options; throws recmix::invalid_argument naming the bad one.
   explicit ImplicitALS(const Options& options = {}) : options_(options) { validate_options(options_, "ImplicitALS"); }
@@ -184,6 +192,10 @@ class ImplicitALS {
     }
     const Index n = batch.size();
     const Index f = options_.factors;
+    // The product below reads Eigen's global thread count, which every recmix parallel region
+    // sets (EigenSerialGuard) and restores: reading it outside a guard races with another
+    // thread's guard. Under the guard the product also stays on the calling thread.
+    recmix::detail::EigenSerialGuard serial_eigen;
     Factors Xb(n, f);
     for (Index r = 0; r < n; ++r) {
       const Index u = batch.users()[static_cast<std::size_t>(r)];
@@ -327,8 +339,11 @@ class ImplicitALS {
     if (!(o.regularization >= 0.0) || !std::isfinite(o.regularization)) {
       throw invalid_argument(who + ": regularization must be finite and >= 0, got " + std::to_string(o.regularization));
     }
-    if (!(o.alpha > 0.0) || !std::isfinite(o.alpha)) {
-      throw invalid_argument(who + ": alpha must be finite and > 0, got " + std::to_string(o.alpha));
+    if (!(o.alpha > 0.0) || !(o.alpha <= kMaxConfidence)) {  // a weight of 1 must have a usable confidence
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%g", kMaxConfidence);
+      throw invalid_argument(who + ": alpha must be finite, > 0 and <= kMaxConfidence (" + limit + "), got " +
+                             std::to_string(o.alpha));
     }
     if (o.iterations < 0) throw invalid_argument(who + ": iterations must be >= 0, got " + std::to_string(o.iterations));
     if (o.cg_steps < 1) throw invalid_argument(who + ": cg_steps must be >= 1, got " + std::to_string(o.cg_steps));
@@ -349,7 +364,7 @@ class ImplicitALS {
     return std::to_string(m.rows()) + " x " + std::to_string(m.cols());
   }
 
-  static void validate_matrix(const InteractionMatrix& m, const char* api, bool allow_empty = false) {
+  void validate_matrix(const InteractionMatrix& m, const char* api, bool allow_empty = false) const {
     if (!allow_empty && (m.rows() == 0 || m.cols() == 0)) {
       throw invalid_argument(std::string(api) + ": empty matrix (" + shape(m) + ")");
     }
@@ -363,7 +378,25 @@ class ImplicitALS {
                                std::to_string(row) + ", item " + std::to_string(m.indices()[k]) +
                                " is negative or not finite");
       }
+      if (confidence_of(values[k]) > kMaxConfidence) {
+        const auto row = static_cast<Index>(std::upper_bound(indptr.begin(), indptr.end(), static_cast<Offset>(k)) -
+                                            indptr.begin() - 1);
+        confidence_too_large(api, values[k], "at user " + std::to_string(row) + ", item " + std::to_string(m.indices()[k]));
+      }
     }
+  }
+
+  /// The confidence of weight w, in double.
+  [[nodiscard]] double confidence_of(double w) const {
+    return options_.confidence == Confidence::one_plus_alpha_r ? 1.0 + options_.alpha * w : options_.alpha * w;
+  }
+
+  [[noreturn]] void confidence_too_large(const char* api, float weight, const std::string& where) const {
+    char text[256];
+    std::snprintf(text, sizeof text, "weight %g %s gives confidence %g (alpha = %g), above kMaxConfidence = %g for %s factors",
+                  static_cast<double>(weight), where.c_str(), confidence_of(weight), options_.alpha, kMaxConfidence,
+                  scalar_name<Scalar>());
+    throw invalid_argument(std::string(api) + ": " + text + " (scale the weights or alpha down)");
   }
 
   void require_fitted(const char* api) const {
@@ -391,6 +424,9 @@ class ImplicitALS {
       if (!(history.values[k] >= 0.0f)) {
         throw invalid_argument(std::string(api) + ": history weight " + std::to_string(history.values[k]) +
                                " is negative or NaN");
+      }
+      if (confidence_of(history.values[k]) > kMaxConfidence) {
+        confidence_too_large(api, history.values[k], "of history item " + std::to_string(history.indices[k]));
       }
     }
     static const InteractionMatrix none;

@@ -26,6 +26,7 @@
 /// Results do not depend on the number of threads.
 
 #include <Eigen/Core>
+#include <cmath>
 #include <cstddef>
 #include <initializer_list>
 #include <cstdint>
@@ -178,6 +179,14 @@ class HybridBlender {
     } catch (const invalid_argument& e) {
       throw model_format_error(e.what());
     }
+    // Saved weights already sum to 1: keep them bit for bit (scaling them again would round them
+    // differently, so a model would change on every save and load), and refuse any that do not.
+    double sum = 0.0;
+    for (double w : o.weights) sum += w;
+    if (!(std::abs(sum - 1.0) <= 1e-9)) {
+      throw model_format_error("HybridBlender::load: the weights sum to " + std::to_string(sum) + ", not 1");
+    }
+    state_.weights = o.weights;
     detail::check_items(access(), state_, "HybridBlender::load", true);
   }
 

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -207,6 +208,8 @@ class KMeans {
     for (std::size_t j = 0; j < x.size(); ++j) {
       if (!std::isfinite(x[j])) throw invalid_argument(std::string(api) + ": value " + std::to_string(j) + " is not finite");
     }
+    const Eigen::Map<const Matrix> point(x.data(), 1, static_cast<Eigen::Index>(x.size()));
+    check_norms(point, api, "the point", 1);
     return detail::nearest(table_, x.data(), false, false).index;
   }
 
@@ -292,6 +295,11 @@ class KMeans {
     if (!centroids_.allFinite() || !std::isfinite(inertia_) || inertia_ < 0) {
       throw model_format_error("KMeans::load: centroids or inertia hold NaN, Inf or a negative inertia");
     }
+    try {
+      check_norms(centroids_, "KMeans::load", "the centroids", 1);
+    } catch (const invalid_argument& e) {
+      throw model_format_error(e.what());
+    }
     labels_ = LabelVector{};
     table_.assign(centroids_);
   }
@@ -322,6 +330,7 @@ class KMeans {
                                std::to_string(o.initial_centroids.rows()));
       }
       if (!o.initial_centroids.allFinite()) throw invalid_argument(who + ": initial_centroids hold NaN or Inf");
+      check_norms(o.initial_centroids, api, "initial_centroids", 1);
       if (o.n_init != 1) throw invalid_argument(who + ": init = given runs once; n_init must be 1, got " + std::to_string(o.n_init));
     } else if (o.initial_centroids.size() != 0) {
       throw invalid_argument(who + ": initial_centroids are only used with init = given");
@@ -344,6 +353,7 @@ class KMeans {
                              " columns but X has " + std::to_string(X.cols()));
     }
     check_finite(X, api, threads);
+    check_norms(X, api, "X", threads);
     if (!w.empty()) {
       if (static_cast<Eigen::Index>(w.size()) != X.rows()) {
         throw invalid_argument(who + ": " + std::to_string(w.size()) + " sample weights for " + std::to_string(X.rows()) + " rows");
@@ -404,6 +414,38 @@ class KMeans {
     }
   }
 
+  /// Largest squared norm of a point or centre: distances are computed in Scalar as
+  /// ‖x‖² − 2 x·c + ‖c‖², which cannot overflow when both squared norms are at most max / 4
+  /// (centres are means of points, so they stay within the bound too). Larger values would
+  /// give infinite distances and wrong clusters without any error.
+  static constexpr double kMaxSquaredNorm = static_cast<double>(std::numeric_limits<Scalar>::max()) / 4;
+
+  /// Throws naming the first row of M (finite) whose squared norm, in double, exceeds
+  /// kMaxSquaredNorm. Blocks of rows are scanned in parallel; the search for the row is serial.
+  static void check_norms(const Eigen::Ref<const Matrix>& M, const char* api, const char* what, int threads) {
+    const Eigen::Index rows = M.rows();
+    auto squared_norm = [&M](Eigen::Index r) { return M.row(r).template cast<double>().squaredNorm(); };
+    const Eigen::Index blocks = rows == 0 ? 0 : (rows - 1) / detail::kBlock + 1;
+    bool ok = true;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(&& : ok) if (blocks > 1)
+#endif
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      const Eigen::Index end = std::min(rows, (b + 1) * detail::kBlock);
+      for (Eigen::Index r = b * detail::kBlock; r < end; ++r) ok = ok && squared_norm(r) <= kMaxSquaredNorm;
+    }
+    (void)threads;
+    if (ok) return;
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      const double n2 = squared_norm(r);
+      if (n2 <= kMaxSquaredNorm) continue;
+      char text[160];
+      std::snprintf(text, sizeof text, "has squared norm %.3g, above the %.3g that %s distances allow (scale the data down)",
+                    n2, kMaxSquaredNorm, scalar_name<Scalar>());
+      throw invalid_argument(std::string(api) + ": row " + std::to_string(r) + " of " + what + " " + text);
+    }
+  }
+
   void check_query(const Eigen::Ref<const Matrix>& X, const char* api) const {
     require_fitted(api);
     if (X.cols() != table_.d) {
@@ -411,7 +453,9 @@ class KMeans {
                              std::to_string(table_.d));
     }
     if (X.rows() > std::numeric_limits<Index>::max()) throw invalid_argument(std::string(api) + ": more than 2^31-1 rows");
-    check_finite(X, api, resolve_threads(options_.threads, api));
+    const int threads = resolve_threads(options_.threads, api);
+    check_finite(X, api, threads);
+    check_norms(X, api, "X", threads);
   }
 
   void require_fitted(const char* api) const {
@@ -532,7 +576,7 @@ class KMeans {
         detail::chunk_distances<Scalar, W>(x, detail::squared_norm(x, d), d, ct, cn, dist);
         const Scalar ci = closest_of(X, centres, nearest, i);
         const double wi = static_cast<double>(weight_of(w, i));
-#pragma omp simd
+        RECMIX_SIMD
         for (int c = 0; c < W; ++c) lane[c] += wi * static_cast<double>(dist[c] < ci ? dist[c] : ci);
       }
       const Index first = q * W, count = std::min<Index>(W, table.k - first);

@@ -47,6 +47,20 @@
 #define RECMIX_UNROLL16
 #endif
 
+// `#pragma omp simd` on the element-wise loops of the kernels. Under -fsanitize=undefined, clang
+// puts a null, alignment and pointer-overflow check (with a call to its handler) on every pointer
+// access, cannot vectorize these loops and warns that the requested transformation failed
+// (-Wpass-failed=transform-warning). There the hint is left out: each lane is computed on its
+// own, so the values are the same vectorized or not; only those builds run the loops unvectorized.
+#if defined(__clang__) && defined(__has_feature)
+#if __has_feature(undefined_behavior_sanitizer)
+#define RECMIX_SIMD
+#endif
+#endif
+#ifndef RECMIX_SIMD
+#define RECMIX_SIMD _Pragma("omp simd")
+#endif
+
 namespace recmix::cluster::detail {
 
 /// Points per block: the unit of work and of partial sums (fixed, so results do not depend on
@@ -152,7 +166,7 @@ RECMIX_KMEANS_INLINE void chunk_distances(const S* x, S xn, Index d, const S* ct
     const S x0 = x[j], x1 = x[j + 1];
     const S* r0 = ct + static_cast<std::ptrdiff_t>(j) * W;
     const S* r1 = r0 + W;
-#pragma omp simd
+    RECMIX_SIMD
     for (int c = 0; c < W; ++c) {
       even[c] += x0 * r0[c];
       odd[c] += x1 * r1[c];
@@ -161,14 +175,14 @@ RECMIX_KMEANS_INLINE void chunk_distances(const S* x, S xn, Index d, const S* ct
   if (j < d) {
     const S x0 = x[j];
     const S* r0 = ct + static_cast<std::ptrdiff_t>(j) * W;
-#pragma omp simd
+    RECMIX_SIMD
     for (int c = 0; c < W; ++c) even[c] += x0 * r0[c];
   }
   if constexpr (Partial) {
-#pragma omp simd
+    RECMIX_SIMD
     for (int c = 0; c < W; ++c) out[c] = cn[c] - S(2) * (even[c] + odd[c]);
   } else {
-#pragma omp simd
+    RECMIX_SIMD
     for (int c = 0; c < W; ++c) {
       const S v = xn + cn[c] - S(2) * (even[c] + odd[c]);
       out[c] = v > S(0) ? v : S(0);

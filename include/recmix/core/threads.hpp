@@ -28,11 +28,15 @@ inline constexpr bool kHasOpenMP =
     false;
 #endif
 
+/// Largest `threads` request accepted. OpenMP would try to start a team of any size asked
+/// for, and libgomp crashes on huge ones (a typo such as 200000), so larger requests throw.
+inline constexpr int kMaxThreads = 1024;
+
 /// Maps the `threads` option to a thread count: 0 means all the cores OpenMP may use; without
-/// OpenMP every request resolves to 1. Negative requests throw.
+/// OpenMP every request resolves to 1. Requests outside [0, kMaxThreads] throw.
 inline int resolve_threads(int requested, const char* api = "resolve_threads") {
-  if (requested < 0) {
-    throw invalid_argument(std::string(api) + ": threads must be >= 0, got " +
+  if (requested < 0 || requested > kMaxThreads) {
+    throw invalid_argument(std::string(api) + ": threads must be in [0, " + std::to_string(kMaxThreads) + "], got " +
                            std::to_string(requested));
   }
 #ifdef _OPENMP

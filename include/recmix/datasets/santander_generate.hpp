@@ -594,7 +594,9 @@ inline void validate(const GenerateOptions& o) {
   if (o.first_month < 1995 * 12 || o.first_month > 9000 * 12) {
     fail("first_month must be a month number (year * 12 + month - 1) from 1995 to 9000, got " + std::to_string(o.first_month));
   }
-  if (o.threads < 0) fail("threads must be >= 0, got " + std::to_string(o.threads));
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    fail("threads must be in [0, " + std::to_string(kMaxThreads) + "], got " + std::to_string(o.threads));
+  }
   rate(o.join_rate, "join_rate", true);
   rate(o.leave_rate, "leave_rate", true);
   rate(o.income_na_rate, "income_na_rate", false);

@@ -15,7 +15,7 @@
 ///
 /// @code
 /// recmix::InteractionMatrix m = recmix::io::read_coo("plays.coo");
-/// recmix::io::write_coo(m, "copy.coo");
+/// recmix::io::write_coo(m, "copy.coo");                  // atomic replace
 /// std::istringstream text("2 3 2\n0 1 4\n1 2 1.5\n");
 /// auto small = recmix::io::read_coo(text, "inline");   // errors name "inline:line:column"
 /// @endcode
@@ -27,8 +27,10 @@
 /// one array at a time (peak about twice the final matrix).
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -504,22 +506,50 @@ inline void write_coo(const InteractionMatrix& m, std::ostream& out) {
   if (!out) throw io_error("write_coo: write failed");
 }
 
-/// Writes `m` to a COO text file (replacing it). Throws recmix::io_error on failure.
+/// Writes `m` to a COO text file atomically: the text goes to a temporary file beside `path`,
+/// which is then renamed over it, so readers see the old file or the whole new one. On any
+/// failure the temporary is removed, `path` is left as it was, and recmix::io_error (naming
+/// the path) is thrown.
 inline void write_coo(const InteractionMatrix& m, const std::filesystem::path& path) {
-  errno = 0;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out.is_open()) {
-    const int err = errno;
-    throw io_error("write_coo: cannot open '" + path.string() + "' for writing" +
-                   (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
+  static std::atomic<unsigned> counter{0};
+  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + std::to_string(stamp % 1000000007ULL) + "-" + std::to_string(counter.fetch_add(1));
+  auto discard = [&] {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+  };
+  {
+    errno = 0;
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out.is_open()) {
+      const int err = errno;
+      throw io_error("write_coo: cannot create a temporary file beside '" + path.string() + "'" +
+                     (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
+    }
+    try {
+      write_coo(m, out);
+    } catch (const io_error&) {
+      out.close();
+      discard();
+      throw io_error("write_coo: writing '" + tmp.string() + "' (for '" + path.string() + "') failed");
+    } catch (...) {
+      out.close();
+      discard();
+      throw;
+    }
+    out.close();
+    if (!out) {
+      discard();
+      throw io_error("write_coo: closing '" + tmp.string() + "' (for '" + path.string() + "') failed");
+    }
   }
-  try {
-    write_coo(m, out);
-  } catch (const io_error&) {
-    throw io_error("write_coo: write to '" + path.string() + "' failed");
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    discard();
+    throw io_error("write_coo: cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
   }
-  out.close();
-  if (!out) throw io_error("write_coo: closing '" + path.string() + "' failed");
 }
 
 }  // namespace recmix::io

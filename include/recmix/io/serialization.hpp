@@ -12,12 +12,15 @@
 /// @endcode
 ///
 /// File layout: a magic line `RECMIX-MODEL`, one header line
-///   `envelope 1 kind implicit_als version 1 scalar float32 archive binary bytes 123 crc32 1a2b3c4d`
+///   `envelope 2 kind implicit_als version 1 scalar float32 archive binary bytes 123 crc32 1a2b3c4d`
 /// and then exactly `bytes` bytes of Boost archive. Load checks, in order: the magic, the
 /// envelope version, the model kind, the model format version (a newer file is refused), the
 /// scalar type, the archive kind, the payload length (a truncated file is refused) and its CRC-32
 /// (a flipped byte is refused), and only then parses the payload into a fresh model, which
-/// replaces the caller's only when everything succeeded. Saves write a temporary file beside the
+/// replaces the caller's only when everything succeeded. Inside the payload every vector and
+/// string is written as a count and then its items (recmix::detail::archive_field), and the
+/// loader charges each count against the bytes the payload has, so a damaged or crafted count is
+/// refused before anything is allocated for it. Saves write a temporary file beside the
 /// target and rename it over the target, so an interrupted save never leaves a half-written model.
 
 #include <boost/archive/archive_exception.hpp>
@@ -32,7 +35,6 @@
 #include <boost/serialization/nvp.hpp>
 #include <boost/serialization/split_free.hpp>
 #include <boost/serialization/string.hpp>
-#include <boost/serialization/vector.hpp>
 
 #include <Eigen/Core>
 #include <array>
@@ -47,6 +49,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "recmix/core/errors.hpp"
 #include "recmix/core/serialize_fwd.hpp"
@@ -72,10 +75,38 @@ concept SerializableModel = std::is_default_constructible_v<M> && requires(const
 
 namespace detail {
 
-/// Upper bound on the number of elements any one matrix in the payload being loaded may hold
-/// (every element takes at least one byte in every archive format), so a corrupted size field
-/// cannot make the loader allocate gigabytes.
-inline thread_local std::size_t load_element_budget = std::numeric_limits<std::size_t>::max();
+/// Elements the rest of the payload being loaded may still hold. Every element of every vector,
+/// string and matrix takes at least one byte in every archive format, so the counts of one file
+/// add up to at most its payload size: each count is charged here and a count beyond what is left
+/// is refused before anything is allocated for it.
+inline thread_local std::uint64_t load_element_budget = std::numeric_limits<std::uint64_t>::max();
+
+inline void charge_elements(std::uint64_t count, const char* what) {
+  if (count > load_element_budget) {
+    throw model_format_error(std::string(what) + " claims " + std::to_string(count) +
+                             " elements, more than the rest of the file holds");
+  }
+  load_element_budget -= count;
+}
+
+template <class T>
+inline constexpr bool is_std_vector = false;
+template <class T, class A>
+inline constexpr bool is_std_vector<std::vector<T, A>> = true;
+
+template <class Archive>
+inline constexpr bool is_xml_archive =
+    std::is_same_v<Archive, boost::archive::xml_iarchive> || std::is_same_v<Archive, boost::archive::xml_oarchive>;
+template <class Archive>
+inline constexpr bool is_binary_archive =
+    std::is_same_v<Archive, boost::archive::binary_iarchive> || std::is_same_v<Archive, boost::archive::binary_oarchive>;
+
+template <class Archive>
+std::uint64_t archive_count(Archive& ar, const char* name, std::uint64_t count) {
+  ar& boost::serialization::make_nvp(name, count);
+  if constexpr (Archive::is_loading::value) charge_elements(count, (std::string("field '") + name + "'").c_str());
+  return count;
+}
 
 template <class Archive, class T>
 void archive_field(Archive& ar, const char* name, T& value) {
@@ -87,6 +118,33 @@ void archive_field(Archive& ar, const char* name, T& value) {
     ar >> boost::serialization::make_nvp(name, byte);
     if (byte > 1) throw model_format_error(std::string("field '") + name + "' is not a bool (" + std::to_string(byte) + ")");
     value = byte != 0;
+  } else if constexpr (std::is_same_v<T, std::string> && !is_xml_archive<Archive>) {
+    // Boost's binary and text archives size a string from its stored length before reading it;
+    // write the length ourselves so it is checked first. (XML strings end at their closing tag.)
+    const std::uint64_t n = archive_count(ar, name, value.size());
+    if constexpr (Archive::is_loading::value) value.assign(static_cast<std::size_t>(n), '\0');
+    if (n > 0) ar& boost::serialization::make_nvp("chars", boost::serialization::make_array(value.data(), value.size()));
+  } else if constexpr (is_std_vector<T>) {
+    using Item = typename T::value_type;
+    const std::uint64_t n = archive_count(ar, name, value.size());
+    if constexpr (std::is_arithmetic_v<Item> && !std::is_same_v<Item, bool>) {
+      if constexpr (Archive::is_loading::value) value.assign(static_cast<std::size_t>(n), Item{});
+      if (n > 0) ar& boost::serialization::make_nvp("items", boost::serialization::make_array(value.data(), value.size()));
+    } else if constexpr (Archive::is_loading::value) {
+      // Items of a class type grow the vector as they are read, so memory follows the file.
+      value.clear();
+      value.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, 1024)));
+      for (std::uint64_t i = 0; i < n; ++i) {
+        Item item{};
+        archive_field(ar, "item", item);
+        value.push_back(std::move(item));
+      }
+    } else {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        Item item = value[i];  // a copy, so vector<bool> (whose items are proxies) works too
+        archive_field(ar, "item", item);
+      }
+    }
   } else {
     ar& boost::serialization::make_nvp(name, value);
   }
@@ -117,7 +175,9 @@ inline const char* format_name(ArchiveFormat f) {
 }
 
 inline constexpr const char* kMagic = "RECMIX-MODEL";
-inline constexpr unsigned kEnvelopeVersion = 1;
+/// Envelope 2: vectors and strings as checked counts plus items (envelope 1 used Boost's own
+/// vector and string layouts, whose lengths could not be checked before allocation).
+inline constexpr unsigned kEnvelopeVersion = 2;
 
 template <class Model>
 std::string payload_of(const Model& model, ArchiveFormat format) {
@@ -174,9 +234,12 @@ inline Envelope parse_envelope(std::istream& in, const std::string& source) {
     else if (key == "archive" && (hs >> e.archive)) have[4] = true;
     else if (key == "bytes" && (hs >> e.bytes)) have[5] = true;
     else if (key == "crc32" && (hs >> crc_hex)) {
-      char* end = nullptr;
-      const unsigned long v = std::strtoul(crc_hex.c_str(), &end, 16);
-      if (end == crc_hex.c_str() || *end != '\0' || v > 0xFFFFFFFFUL) throw fail("malformed crc32 in header");
+      // Exactly as save writes it (eight lowercase hex digits), so no edit of the header is
+      // read as the same value.
+      if (crc_hex.size() != 8 || crc_hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        throw fail("malformed crc32 in header");
+      }
+      const unsigned long v = std::strtoul(crc_hex.c_str(), nullptr, 16);
       e.crc = static_cast<std::uint32_t>(v);
       have[6] = true;
     } else {
@@ -190,6 +253,10 @@ inline Envelope parse_envelope(std::istream& in, const std::string& source) {
     throw fail("written by a newer recmix (envelope " + std::to_string(e.envelope) + " > " +
                std::to_string(kEnvelopeVersion) + ")");
   }
+  if (e.envelope < kEnvelopeVersion) {
+    throw fail("written by an older recmix (envelope " + std::to_string(e.envelope) +
+               "), whose payload layout this version does not read; save the model again with this version");
+  }
   return e;
 }
 
@@ -199,6 +266,7 @@ void check_envelope(const Envelope& e, const std::string& source) {
   if (e.kind != Model::kModelKind) {
     throw fail("holds a '" + e.kind + "' model, expected '" + std::string(Model::kModelKind) + "'");
   }
+  if (e.version == 0) throw fail("invalid " + e.kind + " format version 0");
   if (e.version > Model::kFormatVersion) {
     throw fail("written by a newer recmix (" + e.kind + " format " + std::to_string(e.version) + " > " +
                std::to_string(Model::kFormatVersion) + ")");
@@ -329,8 +397,18 @@ void load(Model& model, std::istream& in, const std::string& source = "<stream>"
       boost::archive::text_iarchive ar(is);
       ar >> boost::serialization::make_nvp("model", fresh);
     } else {
-      boost::archive::xml_iarchive ar(is);
+      // Boost 1.74 compares a closing tag with the expected name by reading the expected name at
+      // the closing tag's length, past its end when the file's tag is longer (an over-read on a
+      // crafted file). Tags carry no data, values are read in order, so skip that check.
+      boost::archive::xml_iarchive ar(is, boost::archive::no_xml_tag_checking);
       ar >> boost::serialization::make_nvp("model", fresh);
+      // The archive's destructor reads the closing tag and would throw from the destructor
+      // (std::terminate) when the stream has no '>' left; refuse such a file while an exception
+      // can still propagate (the destructor skips that read during unwinding).
+      const std::streamoff at = is.good() ? static_cast<std::streamoff>(is.tellg()) : -1;
+      if (at < 0 || payload.find('>', static_cast<std::size_t>(at)) == std::string::npos) {
+        throw model_format_error("the XML archive ends without its closing tag");
+      }
     }
     if constexpr (requires { fresh.on_loaded(); }) fresh.on_loaded();
   } catch (const model_format_error& err) {
@@ -341,9 +419,12 @@ void load(Model& model, std::istream& in, const std::string& source = "<stream>"
   model = std::move(fresh);
 }
 
-/// Loads from a file; recmix::io_error when it cannot be opened, model_format_error otherwise.
+/// Loads from a file; recmix::io_error when it cannot be opened or is a directory,
+/// model_format_error otherwise.
 template <SerializableModel Model>
 void load(Model& model, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw io_error("load: " + path.string() + " is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("load: cannot open " + path.string());
   load(model, in, path.string());
@@ -372,6 +453,7 @@ void load(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, unsigned /*version*
     throw recmix::model_format_error("matrix of " + std::to_string(rows) + " x " + std::to_string(cols) +
                                      " is larger than the file");
   }
+  recmix::detail::charge_elements(static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols), "matrix");
   m.resize(rows, cols);
   if (m.size() > 0) ar >> make_nvp("data", make_array(m.data(), static_cast<std::size_t>(m.size())));
 }
