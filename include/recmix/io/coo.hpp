@@ -27,10 +27,8 @@
 /// one array at a time (peak about twice the final matrix).
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,6 +45,7 @@
 #include <vector>
 
 #include "recmix/core/errors.hpp"
+#include "recmix/io/atomic_file.hpp"
 #include "recmix/core/interaction_matrix.hpp"
 #include "recmix/core/types.hpp"
 
@@ -511,45 +510,7 @@ inline void write_coo(const InteractionMatrix& m, std::ostream& out) {
 /// failure the temporary is removed, `path` is left as it was, and recmix::io_error (naming
 /// the path) is thrown.
 inline void write_coo(const InteractionMatrix& m, const std::filesystem::path& path) {
-  static std::atomic<unsigned> counter{0};
-  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(stamp % 1000000007ULL) + "-" + std::to_string(counter.fetch_add(1));
-  auto discard = [&] {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-  };
-  {
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.is_open()) {
-      const int err = errno;
-      throw io_error("write_coo: cannot create a temporary file beside '" + path.string() + "'" +
-                     (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
-    }
-    try {
-      write_coo(m, out);
-    } catch (const io_error&) {
-      out.close();
-      discard();
-      throw io_error("write_coo: writing '" + tmp.string() + "' (for '" + path.string() + "') failed");
-    } catch (...) {
-      out.close();
-      discard();
-      throw;
-    }
-    out.close();
-    if (!out) {
-      discard();
-      throw io_error("write_coo: closing '" + tmp.string() + "' (for '" + path.string() + "') failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    discard();
-    throw io_error("write_coo: cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
-  }
+  detail::write_atomically(path, "write_coo", [&](std::ostream& out) { write_coo(m, out); });
 }
 
 }  // namespace recmix::io

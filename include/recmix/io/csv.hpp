@@ -36,10 +36,8 @@
 /// them into the matrix once at the end, so its peak is about twice the final matrix.
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -60,6 +58,7 @@
 #include <Eigen/Core>
 
 #include "recmix/core/errors.hpp"
+#include "recmix/io/atomic_file.hpp"
 #include "recmix/core/types.hpp"
 
 namespace recmix::io {
@@ -655,45 +654,7 @@ inline void write_dense_csv(std::span<const std::string> columns, Eigen::Ref<con
 inline void write_dense_csv(std::span<const std::string> columns, Eigen::Ref<const RowMatrixXf> values,
                             const std::filesystem::path& path) {
   detail::csv_check_dense_write(columns, values);
-  static std::atomic<unsigned> counter{0};
-  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(stamp % 1000000007ULL) + "-" + std::to_string(counter.fetch_add(1));
-  auto discard = [&] {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-  };
-  {
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.is_open()) {
-      const int err = errno;
-      throw io_error("write_dense_csv: cannot create a temporary file beside '" + path.string() + "'" +
-                     (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
-    }
-    try {
-      write_dense_csv(columns, values, out);
-    } catch (const io_error&) {
-      out.close();
-      discard();
-      throw io_error("write_dense_csv: writing '" + tmp.string() + "' (for '" + path.string() + "') failed");
-    } catch (...) {
-      out.close();
-      discard();
-      throw;
-    }
-    out.close();
-    if (!out) {
-      discard();
-      throw io_error("write_dense_csv: closing '" + tmp.string() + "' (for '" + path.string() + "') failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    discard();
-    throw io_error("write_dense_csv: cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
-  }
+  detail::write_atomically(path, "write_dense_csv", [&](std::ostream& out) { write_dense_csv(columns, values, out); });
 }
 
 }  // namespace recmix::io
