@@ -112,27 +112,9 @@ recmix::parse_error parse_error_of(F&& f) {
 
 // ---- files ----------------------------------------------------------------------------------
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  REQUIRE(out.good());
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  REQUIRE(out.good());
-}
-
-/// Sorted names of the entries of `dir`.
-std::vector<std::string> listing(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
+using recmix::test::listing;
+using recmix::test::read_bytes;
+using recmix::test::write_bytes;
 
 template <class Model>
 std::string saved(const Model& model, recmix::ArchiveFormat format = recmix::ArchiveFormat::binary) {
