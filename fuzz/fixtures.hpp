@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,18 +120,23 @@ inline trees::FeatureBinner fixture_binner() {
   return b;
 }
 
+/// Generated text of train_ver2.csv's format: `customers` customers over 3 months.
+inline std::string fixture_santander_text(Index customers, std::uint64_t seed) {
+  datasets::santander::GenerateOptions o;
+  o.customers = customers;
+  o.months = 3;
+  o.seed = seed;
+  std::ostringstream text;
+  datasets::santander::generate(o, text);
+  return std::move(text).str();
+}
+
 /// A few customers of the Santander format, parsed once (the demographic encoder's input).
 inline const datasets::santander::Dataset& fixture_santander() {
   static const datasets::santander::Dataset d = [] {
-    datasets::santander::GenerateOptions o;
-    o.customers = 40;
-    o.months = 3;
-    o.seed = 5;
-    std::ostringstream text;
-    datasets::santander::generate(o, text);
     datasets::santander::LoadOptions load;
     load.threads = 1;
-    return datasets::santander::parse(text.str(), load);
+    return datasets::santander::parse(fixture_santander_text(40, 5), load);
   }();
   return d;
 }

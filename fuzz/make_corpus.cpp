@@ -69,13 +69,7 @@ int main(int argc, char** argv) {
     write(csv, "coo", sel(3, "% comment\n3 4 5\n0 0 1\n0 3 2.5\n2 1 1\n1 1 1\n2 1 1\n"));
 
     const fs::path st = out / "fuzz_santander";
-    datasets::santander::GenerateOptions g;
-    g.customers = 6;
-    g.months = 3;
-    g.seed = 9;
-    std::ostringstream text;
-    datasets::santander::generate(g, text);
-    const std::string all = text.str();
+    const std::string all = fuzz::fixture_santander_text(6, 9);
     write(st, "generated-lenient", sel(0, all));
     write(st, "generated-strict-small-blocks", sel(3, all));
     // The header and two rows with the quirks the loader must read, written by hand.
