@@ -13,6 +13,8 @@
 #   RECMIX_FUZZ_BUILD_DIR  build directory (default: build-fuzz)
 #   RECMIX_FUZZ_SUMMARY    where the summary table goes (default: <build>/fuzz-summary.txt)
 #   RECMIX_FUZZ_SMOKE=1    run over the committed seeds only, in a scratch corpus (CI smoke run)
+#   RECMIX_FUZZ_MAX_LEN    largest input in bytes (default: 8192 for the text targets fuzz_csv and
+#                          fuzz_santander, whose cost grows with the input; 65536 for model files)
 #   CXX / CC               compilers (default: clang++-14 / clang-14)
 #
 # Needs clang with libFuzzer (Debian: clang-14 libclang-rt-14-dev).
@@ -78,10 +80,14 @@ for target in "${targets[@]}"; do
   mkdir -p "$(dirname "$log")"
   echo "=== $target: ${seconds}s ==="
   result=ok
+  case "$target" in
+    fuzz_csv | fuzz_santander) max_len="${RECMIX_FUZZ_MAX_LEN:-8192}" ;;
+    *) max_len="${RECMIX_FUZZ_MAX_LEN:-65536}" ;;
+  esac
   # -rss_limit_mb / -malloc_limit_mb: a model file must not make the loader allocate gigabytes.
   if ! "$build_dir/fuzz/$target" "$work" "$seeds" \
       -max_total_time="$seconds" \
-      -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 \
+      -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len="$max_len" \
       -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1; then
     result=FAILED
     status=1
