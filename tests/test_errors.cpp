@@ -437,6 +437,21 @@ TEST_CASE("errors: coo fewer entries than declared") {
   expect_error<recmix::parse_error>(f, {"plays.coo:3:1: ", "file ends after 1 of the 2 entries the header declares"});
 }
 
+TEST_CASE("errors: coo header with more rows than the input can justify") {
+  // 333,333,333 rows need 2.5 GiB of row pointers; one entry in 28 bytes cannot justify that.
+  auto f = [] {
+    std::istringstream in("# plays\n333333333 3 1\n0 0 1\n");
+    (void)recmix::io::read_coo(in, "plays.coo");
+  };
+  expect_error<recmix::parse_error>(f, {"plays.coo:2:1: ", "header declares 333333333 rows", "2543 MiB", "1024 MiB allowed",
+                                        "input of 28 bytes"});
+  // A million mostly empty rows (8 MB of row pointers, under the 1 GiB floor) are still read.
+  std::istringstream ok("1000000 3 1\n999999 2 1\n");
+  const recmix::InteractionMatrix m = recmix::io::read_coo(ok, "sparse.coo");
+  CHECK(m.rows() == 1000000);
+  CHECK(m.nnz() == 1);
+}
+
 TEST_CASE("errors: santander invalid date in fecha_dato (strict)") {
   // 2015 is not a leap year: line 2, field 1.
   const std::string text = santander_record("2015-01-28", "1") + santander_record("2015-02-29", "2");

@@ -106,6 +106,7 @@ class CooReader {
 
  private:
   static constexpr std::size_t kChunk = std::size_t{1} << 22;
+  static constexpr std::uintmax_t kMaxRowIndexBytes = std::uintmax_t{1} << 30;
 
   [[noreturn]] void fail(std::size_t line, std::size_t column, const std::string& what) const {
     throw parse_error(source_, line, column, what);
@@ -211,6 +212,17 @@ class CooReader {
     }
     p = coo_skip_space(p, e);
     if (p != e) fail(line_, col(b, p), "malformed header: unexpected '" + token(p, e) + "' after 'rows cols nnz'");
+    // The row pointers of the result take 8 bytes per declared row, entries or not. A header
+    // asking for more than 1 GiB of them, or 64 times the size of the input when that is larger,
+    // is refused here rather than allocated: a 20-byte file must not claim gigabytes.
+    const std::uintmax_t index_bytes = (static_cast<std::uintmax_t>(v[0]) + 1) * sizeof(Offset);
+    const std::uintmax_t allowed = std::max<std::uintmax_t>(kMaxRowIndexBytes, bytes_hint_ > kMaxRowIndexBytes / 64 ? bytes_hint_ * 64 : 0);
+    if (index_bytes > allowed) {
+      fail(line_, 1,
+           "header declares " + std::to_string(v[0]) + " rows: their row index alone would take " +
+               std::to_string(index_bytes >> 20) + " MiB, more than the " + std::to_string(allowed >> 20) +
+               " MiB allowed for an input of " + (bytes_hint_ > 0 ? std::to_string(bytes_hint_) + " bytes" : std::string("unknown size")));
+    }
     rows_ = static_cast<Index>(v[0]);
     cols_ = static_cast<Index>(v[1]);
     nnz_ = v[2];
