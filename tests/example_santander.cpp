@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -123,5 +124,42 @@ TEST_CASE("santander example: runs end to end on a small generated file") {
   const int rc_bad = run(exe + " --data " + bad.string() + " --strict > " + out.string() + " 2> " + err.string());
   CHECK(rc_bad != 0);
   CHECK(slurp(err).find("bad.csv:") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("santander example: on data it generates itself, the table has the generator's ceiling") {
+  const fs::path dir = fs::temp_directory_path() / ("recmix_santander_ceiling_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string exe = RECMIX_SANTANDER_HYBRID;
+  const int rc = run(exe + " --customers 3000 --threads 2 --rounds 20 --depth 3 --seed 5 > " + out.string() + " 2> " + err.string());
+  INFO("stderr:\n" << slurp(err));
+  REQUIRE(rc == 0);
+  // The rows of the table: name, MAP@7, MAP@7 over adders, NDCG@3, recall@7, ...
+  std::map<std::string, std::vector<double>> rows;
+  std::istringstream lines(slurp(out));
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    std::vector<double> values;
+    double v = 0;
+    while (words >> v) values.push_back(v);
+    if (values.size() >= 4) rows[name] = values;
+  }
+  for (const char* model : {"popularity", "als", "clusters", "trees", "blend", "ceiling"}) {
+    REQUIRE_MESSAGE(rows.count(model) == 1, model);
+    for (std::size_t k = 0; k < 4; ++k) {
+      CHECK(rows[model][k] >= 0.0);
+      CHECK(rows[model][k] <= 1.0);
+    }
+  }
+  CHECK(rows["ceiling"].size() == 4);  // no weight, no times: a reference, not a component
+  CHECK(rows["ceiling"][1] > rows["popularity"][1]);
+
+  // --depth is checked like the other numbers.
+  CHECK(run(exe + " --depth 0 > " + out.string() + " 2> " + err.string()) != 0);
+  CHECK(slurp(err).find("--depth") != std::string::npos);
   fs::remove_all(dir);
 }

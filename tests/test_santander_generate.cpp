@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -446,6 +447,11 @@ TEST_CASE("santander generate: invalid options throw, naming the option") {
   CHECK(message(with([](auto& o) { o.blank_demographics_rate = 2; })).find("blank_demographics_rate") != std::string::npos);
   CHECK(message(with([](auto& o) { o.missing_field_rate = 2; })).find("missing_field_rate") != std::string::npos);
   CHECK(message(with([](auto& o) { o.unknown_seniority_rate = 2; })).find("unknown_seniority_rate") != std::string::npos);
+  CHECK(message(with([](auto& o) { o.truth_month = 0; })).find("truth_month") != std::string::npos);
+  CHECK(message(with([](auto& o) { o.truth_month = o.months; })).find("truth_month") != std::string::npos);
+  CHECK(message(with([](auto& o) { o.truth_month = -2; })).find("truth_month") != std::string::npos);
+  CHECK(message(with([](auto& o) { o.truth_samples = 0; })).find("truth_samples") != std::string::npos);
+  CHECK(message(with([](auto& o) { o.truth_samples = 100001; })).find("truth_samples") != std::string::npos);
   CHECK(message(small_options()).empty());
   // Edge values work: one customer, one month, no joins or leaves.
   sd::GenerateOptions one = small_options();
@@ -458,6 +464,104 @@ TEST_CASE("santander generate: invalid options throw, naming the option") {
   CHECK(s.rows == 1);
   CHECK(s.customers == 1);
   CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+}
+
+TEST_CASE("santander generate: the truth leaves the file as it is and does not depend on threads") {
+  sd::GenerateOptions o = small_options();
+  sd::GenerateSummary plain, with_truth, with_truth_2;
+  const std::string text = generate_text(o, &plain);
+  CHECK(plain.truth.month == -1);
+  CHECK(plain.truth.customers.empty());
+  CHECK(plain.truth.probabilities.empty());
+  o.truth_month = 12;
+  o.truth_samples = 8;
+  CHECK(generate_text(o, &with_truth) == text);
+  o.threads = 2;
+  CHECK(generate_text(o, &with_truth_2) == text);
+  CHECK(with_truth.truth.month == 12);
+  CHECK(with_truth.truth.customers == with_truth_2.truth.customers);
+  CHECK(with_truth.truth.probabilities == with_truth_2.truth.probabilities);
+}
+
+TEST_CASE("santander generate: the truth gives the chances of the additions the file shows") {
+  // Identities: the truth covers exactly the customers present that month, is 0 for products
+  // written the month before, is exact for a customer's first month (a current account with
+  // chance 0.88, or 0.4 plus a junior account with 0.6 for minors), and its sums are the
+  // expected numbers of additions, which the file's counts must match within sampling error.
+  sd::GenerateOptions o;
+  o.customers = 8000;
+  o.months = 6;
+  o.seed = 21;
+  o.threads = 2;
+  o.join_rate = 0.02;
+  o.truth_month = 5;
+  o.truth_samples = 256;
+  sd::GenerateSummary s;
+  const Parsed parsed = parse_text(generate_text(o, &s), true, o.first_month);
+  std::map<std::int64_t, std::array<std::int64_t, 2>> products;  // id -> products at months 4 and 5 (-1 absent)
+  std::map<std::int64_t, int> first_month;
+  for (const Row& r : parsed.rows) {
+    if (!first_month.count(r.id)) first_month[r.id] = r.month;
+    if (r.month >= 4) {
+      auto [it, fresh] = products.try_emplace(r.id, std::array<std::int64_t, 2>{-1, -1});
+      it->second[static_cast<std::size_t>(r.month - 4)] = r.products;
+    }
+  }
+  std::vector<std::int64_t> present;
+  for (const auto& [id, p] : products) {
+    if (p[1] >= 0) present.push_back(id);
+  }
+  REQUIRE(s.truth.month == 5);
+  REQUIRE(s.truth.customers == present);  // ascending, like the map
+  REQUIRE(s.truth.probabilities.size() == present.size() * sd::kNumProducts);
+
+  std::array<double, sd::kNumProducts> expected{}, observed{};
+  // Calibration by level of chance: pairs (customer, product) binned by their chance.
+  constexpr std::array<double, 6> kEdges = {0.0, 0.01, 0.05, 0.2, 0.5, 1.01};
+  std::array<double, 5> bin_expected{}, bin_observed{}, bin_variance{};
+  std::size_t joiners = 0;
+  for (std::size_t i = 0; i < present.size(); ++i) {
+    const float* chance = s.truth.probabilities.data() + i * sd::kNumProducts;
+    const auto [before, now] = products.at(present[i]);
+    const auto held_before = static_cast<std::uint32_t>(std::max<std::int64_t>(before, 0));
+    for (std::size_t p = 0; p < sd::kNumProducts; ++p) {
+      CHECK(chance[p] >= 0.0f);
+      CHECK(chance[p] <= 1.0f);
+      if (held_before & (1u << p)) CHECK(chance[p] == 0.0f);
+      const bool added = ((static_cast<std::uint32_t>(now) & ~held_before) & (1u << p)) != 0;
+      expected[p] += chance[p];
+      observed[p] += added ? 1.0 : 0.0;
+      const auto bin = static_cast<std::size_t>(std::upper_bound(kEdges.begin(), kEdges.end(), static_cast<double>(chance[p])) - kEdges.begin() - 1);
+      bin_expected[bin] += chance[p];
+      bin_observed[bin] += added ? 1.0 : 0.0;
+      bin_variance[bin] += chance[p] * (1.0 - chance[p]);
+    }
+    if (first_month.at(present[i]) == 5) {
+      ++joiners;
+      const auto cco = static_cast<std::size_t>(product("ind_cco_fin_ult1")), ctju = static_cast<std::size_t>(product("ind_ctju_fin_ult1"));
+      const bool adult = chance[ctju] == 0.0f;
+      CHECK(chance[cco] == doctest::Approx(adult ? 0.88 : 0.4));
+      if (!adult) CHECK(chance[ctju] == doctest::Approx(0.6));
+      for (std::size_t p = 0; p < sd::kNumProducts; ++p) {
+        if (p != cco && p != ctju) CHECK(chance[p] == 0.0f);
+      }
+    }
+  }
+  CHECK(joiners > 50);
+  double all_expected = 0, all_observed = 0;
+  for (std::size_t p = 0; p < sd::kNumProducts; ++p) {
+    INFO("product " << sd::kProductNames[p] << ": observed " << observed[p] << ", expected " << expected[p]);
+    CHECK(std::abs(observed[p] - expected[p]) <= 4.0 * std::sqrt(expected[p]) + 2.0);
+    all_expected += expected[p];
+    all_observed += observed[p];
+  }
+  for (std::size_t b = 0; b < bin_expected.size(); ++b) {
+    INFO("chances in [" << kEdges[b] << ", " << kEdges[b + 1] << "): observed " << bin_observed[b] << ", expected " << bin_expected[b]);
+    CHECK(std::abs(bin_observed[b] - bin_expected[b]) <= 4.0 * std::sqrt(bin_variance[b]) + 2.0);
+  }
+  INFO("all products: observed " << all_observed << ", expected " << all_expected);
+  CHECK(all_expected > 400.0);
+  CHECK(std::abs(all_observed - all_expected) <= 4.0 * std::sqrt(all_expected));
 }
 
 TEST_CASE("santander generate: file output is atomic and reports I/O errors") {

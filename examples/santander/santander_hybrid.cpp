@@ -12,7 +12,7 @@
 //
 //   santander-hybrid [--data train_ver2.csv] [--submission out.csv] [--report out.html]
 //                    [--threads 0] [--seed 42] [--customers 60000] [--strict] [--rounds 100]
-//                    [--tree-months 4] [--negative-rate 0.05] [--normalization rank]
+//                    [--depth 6] [--tree-months 4] [--negative-rate 0.05] [--normalization rank]
 //
 // Without --data it generates its default data in memory (--customers customers x 17 months).
 
@@ -57,6 +57,7 @@ struct Args {
   Index customers = 60000;
   bool strict = false;
   int rounds = 100;
+  int depth = 6;
   Index gbdt_months = 4;
   double negative_rate = 0.05;
   std::string normalization = "rank";
@@ -66,7 +67,7 @@ struct Args {
   std::cerr << "santander-hybrid: " << problem << "\n"
             << "usage: santander-hybrid [--data FILE] [--submission FILE] [--report FILE] [--threads N>=0]\n"
             << "                        [--seed S] [--customers N>=1000 (generated data)] [--strict] [--rounds R>=1]\n"
-            << "                        [--tree-months M>=1] [--negative-rate 0..1]\n"
+            << "                        [--depth D>=1] [--tree-months M>=1] [--negative-rate 0..1]\n"
             << "                        [--normalization auto|rank|min_max|z_score|none]\n";
   std::exit(2);
 }
@@ -96,6 +97,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--seed") a.seed = static_cast<std::uint64_t>(to_integer(flag, value, 0));
     else if (flag == "--customers") a.customers = static_cast<Index>(to_integer(flag, value, 1000));
     else if (flag == "--rounds") a.rounds = static_cast<int>(to_integer(flag, value, 1));
+    else if (flag == "--depth") a.depth = static_cast<int>(to_integer(flag, value, 1));
     else if (flag == "--normalization") {
       if (value != "auto" && value != "rank" && value != "min_max" && value != "z_score" && value != "none") usage("bad value '" + value + "' for " + flag);
       a.normalization = value;
@@ -124,6 +126,7 @@ struct Settings {
   int threads = 0;
   std::uint64_t seed = 42;
   int rounds = 100;
+  int depth = 6;                // see docs/santander.md, "Tree depth on generated data"
   Index gbdt_months = 4;        // target months the trees learn from (+ the same month a year before)
   Index window = 6;            // months of additions popularity and clusters count
   double negative_rate = 0.05; // share of non-adder rows the trees keep
@@ -218,7 +221,7 @@ Models fit_models(const sd::Dataset& d, Index last, Index predicted, const Setti
            std::to_string(ts.positives) + " with an addition, of " + std::to_string(ts.candidates) + " customer-months)");
   recmix::trees::MultiLabelGBDT gbdt({.rounds = s.rounds,
                                       .learning_rate = 0.1,
-                                      .max_depth = 6,
+                                      .max_depth = s.depth,
                                       .min_child_weight = 1.0,
                                       .seed = s.seed,
                                       .categorical_features = ts.categorical,
@@ -290,6 +293,33 @@ Row evaluate_model(const std::string& name, const Model& model, const MonthBatch
   return r;
 }
 
+/// The "ceiling" row: the generator's true chances of adding in the test month (generated data
+/// only), ranked as a model would be. No model can expect to do better.
+Row evaluate_truth(const sd::Dataset& d, const sd::GenerateTruth& truth, const MonthBatch& b, int threads) {
+  constexpr auto n_products = static_cast<Index>(sd::kNumProducts);
+  RowMatrixXf scores(static_cast<Index>(b.customers.size()), n_products);
+  for (std::size_t i = 0; i < b.customers.size(); ++i) {
+    const std::int64_t id = d.customers[static_cast<std::size_t>(b.customers[i])];
+    const auto it = std::lower_bound(truth.customers.begin(), truth.customers.end(), id);
+    if (it == truth.customers.end() || *it != id) throw recmix::invalid_argument("santander-hybrid: no truth for customer " + std::to_string(id));
+    const float* p = truth.probabilities.data() + (it - truth.customers.begin()) * n_products;
+    for (Index j = 0; j < n_products; ++j) scores(static_cast<Index>(i), j) = p[j];
+  }
+  // Products held the month before are never recommended (their chance is 0): put them last.
+  for (Index r = 0; r < b.history.rows(); ++r) {
+    for (Index j : b.history.row(r).indices) scores(r, j) = -1.0f;
+  }
+  const auto e = recmix::metrics::evaluate_scores(scores, b.truth, {Metric::map, Metric::ndcg, Metric::recall}, {3, 7}, {.threads = threads});
+  Row r;
+  r.name = "ceiling";
+  r.map7_adders = e.at(Metric::map, 7);
+  r.map7_all = e.users > 0 ? r.map7_adders * static_cast<double>(e.users_with_relevant) / static_cast<double>(e.users) : 0.0;
+  r.ndcg3 = e.at(Metric::ndcg, 3);
+  r.recall7 = e.at(Metric::recall, 7);
+  r.fit = r.predict = std::nan("");
+  return r;
+}
+
 std::string table(const std::vector<Row>& rows) {
   std::ostringstream os;
   os << std::left << std::setw(12) << "model" << std::right << std::setw(11) << "MAP@7" << std::setw(13) << "MAP@7 adders"
@@ -301,14 +331,16 @@ std::string table(const std::vector<Row>& rows) {
        << std::setw(9);
     if (std::isnan(r.weight)) os << "";
     else os << r.weight;
-    os << std::setprecision(2) << std::setw(9) << r.fit << std::setw(11) << r.predict << '\n';
+    os << std::setprecision(2) << std::setw(9);
+    if (std::isnan(r.fit)) os << "" << std::setw(11) << "" << '\n';
+    else os << r.fit << std::setw(11) << r.predict << '\n';
   }
   return os.str();
 }
 
 // ---- data -----------------------------------------------------------------------------------
 
-sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::string>>& facts) {
+sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::string>>& facts, sd::GenerateTruth& truth) {
   sd::LoadOptions options;
   options.mode = a.strict ? sd::LoadMode::strict : sd::LoadMode::lenient;
   options.threads = a.threads;
@@ -321,7 +353,13 @@ sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::str
   progress("generating " + std::to_string(a.customers) + " customers x 17 months (no --data given)");
   const auto t0 = std::chrono::steady_clock::now();
   std::ostringstream text;
-  sd::generate({.customers = a.customers, .seed = a.seed, .threads = a.threads}, text);
+  // The generator also gives the true chances of adding in the test month (the last): the
+  // ceiling row of the table.
+  sd::GenerateOptions generate_options{.customers = a.customers, .seed = a.seed, .threads = a.threads};
+  generate_options.truth_month = generate_options.months - 1;
+  generate_options.truth_samples = 128;
+  sd::GenerateSummary summary = sd::generate(generate_options, text);
+  truth = std::move(summary.truth);
   const double generated = seconds_since(t0);
   const std::string csv = std::move(text).str();
   facts.emplace_back("data", "generated: " + std::to_string(a.customers) + " customers x 17 months, seed " +
@@ -358,7 +396,8 @@ int main(int argc, char** argv) try {
   std::vector<std::pair<std::string, std::string>> facts;
 
   const auto t_load = std::chrono::steady_clock::now();
-  const sd::Dataset data = load_data(args, facts);
+  sd::GenerateTruth truth;
+  const sd::Dataset data = load_data(args, facts, truth);
   const double load_seconds = seconds_since(t_load);
   std::cerr << data.report.summary();
   const Index T = data.num_months() - 1;
@@ -368,6 +407,7 @@ int main(int argc, char** argv) try {
   settings.threads = args.threads;
   settings.seed = args.seed;
   settings.rounds = args.rounds;
+  settings.depth = args.depth;
   settings.gbdt_months = args.gbdt_months;
   settings.negative_rate = args.negative_rate;
 
@@ -405,6 +445,7 @@ int main(int argc, char** argv) try {
   const double components_fit = models.fit_popularity + models.fit_als + models.fit_clusters + models.fit_trees;
   rows.push_back(evaluate_model("blend", blend, test, components_fit + tune_seconds, args.threads));
   for (std::size_t c = 0; c < 4; ++c) rows[c].weight = blend.weights()[c];
+  if (truth.month == T) rows.push_back(evaluate_truth(data, truth, test, args.threads));
 
   std::size_t adders = 0;
   for (Index r = 0; r < test.truth.rows(); ++r) adders += test.truth.row_nnz(r) > 0 ? 1 : 0;

@@ -11,6 +11,9 @@
 /// opt.customers = 400;
 /// sd::GenerateSummary s = sd::generate(opt, "train.csv");    // atomic: train.csv.tmp, then rename
 /// std::cout << s.rows << " rows, " << s.customers << " customers\n";
+///
+/// opt.truth_month = 16;                                      // also: the true chances of month 16
+/// sd::GenerateSummary t = sd::generate(opt, "train.csv");    // same file; t.truth: the ceiling
 /// @endcode
 ///
 /// Latent model, per customer (all of it drawn from an Rng seeded by (seed, customer number)):
@@ -60,6 +63,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "recmix/core/errors.hpp"
@@ -87,6 +91,25 @@ struct GenerateOptions {
   double missing_field_rate = 0.012;       ///< customers without channel / segment (sex: a third)
   double payroll_na_rate = 0.0012;         ///< rows with ind_nomina_ult1 / ind_nom_pens_ult1 NA
   double unknown_seniority_rate = 0.0005;  ///< customers with antiguedad -999999
+  /// Snapshot (1 .. months - 1) for which generate() also computes each customer's true chance
+  /// of adding each product (GenerateSummary::truth); -1 = none. The file is the same either way.
+  Index truth_month = -1;
+  /// Draws of truth_month per customer that the truth averages (1 .. 100000).
+  int truth_samples = 64;
+};
+
+/// What a model could at best know about the additions of one month: each customer's chance of
+/// adding each product, given everything the generator knows at the end of the month before
+/// (hidden tastes, activity, products hidden by a temporary gap). Ranking by it is the ceiling
+/// of any recommender on that month; it is not an observation of it.
+struct GenerateTruth {
+  Index month = -1;                      ///< the snapshot (GenerateOptions::truth_month)
+  std::vector<std::int64_t> customers;   ///< ncodpers of the customers present that month, ascending
+  /// customers.size() x 24, row-major: chance that product p is written 1 that month and was
+  /// not written 1 (or the customer was absent) the month before; 0 for products written the
+  /// month before. Estimated from truth_samples draws, each averaging the exact chance of the
+  /// product given the draws of the products decided before it.
+  std::vector<float> probabilities;
 };
 
 /// What generate() wrote.
@@ -99,6 +122,7 @@ struct GenerateSummary {
   /// 0 -> 1 transitions of each product between consecutive months of a customer.
   std::array<std::size_t, kNumProducts> additions{};
   double seconds = 0.0;  ///< wall time
+  GenerateTruth truth;   ///< with GenerateOptions::truth_month (else empty, month -1)
 };
 
 namespace generate_detail {
@@ -272,6 +296,7 @@ inline const Model& default_model() {
 
 inline constexpr std::uint8_t kNoChannel = 255, kNoProvince = 255;
 inline constexpr int kBurnIn = 12;  ///< unwritten months simulated before the first snapshot
+inline constexpr std::uint64_t kTruthSalt = 0x7E57ED0A4C1E5EEDULL;  ///< seeds the truth's own draws
 inline constexpr int kEraB = 2015 * 12 + 6;  ///< from 2015-07 the file writes numbers differently
 
 enum Flag : std::uint8_t {
@@ -378,16 +403,19 @@ struct Simulation {
   std::array<std::size_t, P> held{};
   /// months x P: additions in each month (0 -> 1 from the month before).
   std::vector<std::array<std::size_t, P>> additions;
+  /// With truth_month: customers x P chances of adding (rows of absent customers stay -1).
+  std::vector<float> truth;
 };
 
 inline constexpr std::uint32_t kFirstId = 15889, kJoinerFirstId = 1400001, kLastId = 1553689;
 
 /// Draws the static description of customer `number` (0-based; joiners after the initial
-/// customers) and simulates its months into words[0 .. months).
+/// customers) and simulates its months into words[0 .. months). With `truth` (P floats), also
+/// estimates the customer's chances of adding each product in o.truth_month, if present then.
 inline void simulate_customer(const GenerateOptions& o, const Model& model, std::size_t number, Index join_month,
                               std::uint32_t id, Customer& c, std::uint32_t* words,
                               std::array<std::size_t, P>& held, std::array<std::size_t, P>* additions,
-                              std::size_t& rows) {
+                              std::size_t& rows, float* truth) {
   const Tables& tab = tables();
   Rng rng(customer_seed(o.seed, number));
   c = Customer{};
@@ -495,74 +523,117 @@ inline void simulate_customer(const GenerateOptions& o, const Model& model, std:
   const float act_pi = deceased ? 0.0f : sigmoid(act_logit);
   constexpr float kActSpeed = 0.05f;
 
-  // The months.
+  // The months. step() draws month t from the state at the end of month t - 1 (the state
+  // includes products held but hidden by a temporary gap, and the activity flag).
   const Index months = o.months;
   const int start = initial ? -kBurnIn : join_month;
-  std::uint32_t state = 0, shown = 0, written_before = 0;
-  std::array<std::uint8_t, P> gap{};  // months left of a temporary gap in a held product
-  bool active = false;
-  for (int t = start; t < leave; ++t) {
+  struct MonthState {
+    std::uint32_t state = 0;  ///< products held
+    std::uint32_t shown = 0;  ///< products held and not in a gap (what the file shows)
+    std::array<std::uint8_t, P> gap{};  ///< months left of a temporary gap in a held product
+    bool active = false;
+  };
+  MonthState now;
+  std::uint32_t written_before = 0;  // product flags written the month before (NA as 0)
+  // With `added` (truth_month), adds for every product not written the month before the chance
+  // that this draw shows it, given the draws of the products decided before it this month (the
+  // average over many draws is the exact probability: a Rao-Blackwellised estimate).
+  // `with_truth` (std::true_type / std::false_type) compiles the truth's bookkeeping out of the
+  // draws that make the file.
+  const auto step = [&](int t, Rng& rng, MonthState& io, double* added, auto with_truth) {
+    MonthState ms = io;  // a local copy the compiler can keep in registers
     const bool first = t == start;
     const int calendar = o.first_month + t;
     const bool june = ((calendar % 12) + 12) % 12 == 5;
     const int since_alta = calendar - c.alta;
-    if (first) active = rng.uniform() < act_pi * (initial ? 1.0f : 1.2f);
-    else if (active) active = !(rng.uniform() < kActSpeed * (1.0f - act_pi));
-    else active = rng.uniform() < kActSpeed * act_pi;
-    const float add_mult = (active ? 1.5f : 0.4f) * (since_alta >= 0 && since_alta < 6 ? 3.0f : 1.0f);
+    if (first) ms.active = rng.uniform() < act_pi * (initial ? 1.0f : 1.2f);
+    else if (ms.active) ms.active = !(rng.uniform() < kActSpeed * (1.0f - act_pi));
+    else ms.active = rng.uniform() < kActSpeed * act_pi;
+    const float add_mult = (ms.active ? 1.5f : 0.4f) * (since_alta >= 0 && since_alta < 6 ? 3.0f : 1.0f);
     std::uint32_t next = 0, next_shown = 0;
     for (int p : kOrder) {
       const auto pu = static_cast<std::size_t>(p);
       const std::uint32_t bit = 1u << p;
       const double u = rng.uniform();
       bool h;
+      double p_held = 0.0;  // chance of h (only with `added`)
       if (p == kNomPens && (next_shown & (1u << kNomina))) {
         h = u < 0.98;
-      } else if (p == kNomPens && !first && (shown & (1u << kNomina))) {
-        h = (state & bit) && u < 0.05;  // dropped together with payroll
+        p_held = 0.98;
+      } else if (p == kNomPens && !first && (ms.shown & (1u << kNomina))) {
+        h = (ms.state & bit) && u < 0.05;  // dropped together with payroll
+        p_held = (ms.state & bit) ? 0.05 : 0.0;
       } else {
         float l = logit[pu];
         for (int k = 0; k < tab.coupling_count[pu]; ++k) {
           if (next_shown & (1u << tab.coupling_source[pu][static_cast<std::size_t>(k)])) l += tab.coupling_weight[pu][static_cast<std::size_t>(k)];
         }
-        if (active) l += kActive[pu];
+        if (ms.active) l += kActive[pu];
         const float pi = sigmoid(l);
         if (first) {
           h = initial ? u < pi : (p == kCco ? u < (minor ? 0.4 : 0.88) : p == kCtju ? (minor && u < 0.6) : false);
-        } else if (state & bit) {
+          p_held = initial ? pi : p == kCco ? (minor ? 0.4 : 0.88) : p == kCtju && minor ? 0.6 : 0.0;
+        } else if (ms.state & bit) {
           float d = model.speed[pu] * (1.0f - pi);
           if (p == kCno && !(next_shown & (1u << kNomina))) d = std::max(d, 0.06f);  // closed without payroll
           h = !(u < d);
+          p_held = 1.0 - std::clamp(static_cast<double>(d), 0.0, 1.0);
         } else {
           float a = model.speed[pu] * pi * add_mult * (p == kReca && june ? 15.0f : 1.0f);
           if (p == kCno && (next_shown & (1u << kNomina))) a = std::max(a, 0.2f);  // opened with the payroll
           h = u < a;
+          p_held = std::clamp(static_cast<double>(a), 0.0, 1.0);
         }
       }
+      // Payroll, direct debit and credit card disappear for a month or three now and then (a
+      // payment on the other side of the snapshot date) and come back.
+      const auto gap_rate = [p] { return p == kNomina ? 0.06f : p == kRecibo ? 0.025f : p == kTjcr ? 0.04f : 0.0f; };
+      if constexpr (decltype(with_truth)::value) {
+        if (!(written_before & bit)) {
+          const double p_shown = ms.gap[pu] > 0 ? 0.0 : gap_rate() > 0.0f && !first ? 1.0 - gap_rate() : 1.0;
+          const double p_written = p == kNomina || p == kNomPens ? 1.0 - o.payroll_na_rate : 1.0;
+          added[pu] += p_held * p_shown * p_written;
+        }
+      } else {
+        (void)added;
+        (void)p_held;
+      }
       if (!h) {
-        gap[pu] = 0;
+        ms.gap[pu] = 0;
         continue;
       }
       next |= bit;
-      // Payroll, direct debit and credit card disappear for a month or three now and then (a
-      // payment on the other side of the snapshot date) and come back.
-      const float gap_rate = p == kNomina ? 0.06f : p == kRecibo ? 0.025f : p == kTjcr ? 0.04f : 0.0f;
-      if (gap[pu] > 0) {
-        --gap[pu];
-      } else if (gap_rate > 0.0f && !first && rng.uniform() < gap_rate) {
+      if (ms.gap[pu] > 0) {
+        --ms.gap[pu];
+      } else if (const float rate = gap_rate(); rate > 0.0f && !first && rng.uniform() < rate) {
         const double ul = rng.uniform();
-        gap[pu] = static_cast<std::uint8_t>(ul < 0.6 ? 0 : ul < 0.85 ? 1 : 2);
+        ms.gap[pu] = static_cast<std::uint8_t>(ul < 0.6 ? 0 : ul < 0.85 ? 1 : 2);
       } else {
         next_shown |= bit;
       }
     }
-    state = next;
-    shown = next_shown;
+    ms.state = next;
+    ms.shown = next_shown;
+    io = ms;
+  };
+  for (int t = start; t < leave; ++t) {
+    if (truth != nullptr && t == static_cast<int>(o.truth_month)) {
+      // The truth: many draws of this month from the same state, each from its own stream (the
+      // customer's own stream, and so the file, stays as it is).
+      std::array<double, P> added{};
+      for (int r = 0; r < o.truth_samples; ++r) {
+        Rng replica(customer_seed(o.seed ^ kTruthSalt, number * 0x10001ULL + static_cast<std::uint64_t>(r)));
+        MonthState copy = now;
+        step(t, replica, copy, added.data(), std::true_type{});
+      }
+      for (std::size_t p = 0; p < P; ++p) truth[p] = static_cast<float>(added[p] / o.truth_samples);
+    }
+    step(t, rng, now, nullptr, std::false_type{});
     if (t < 0) continue;
     // The written month.
-    std::uint32_t w = shown;
+    std::uint32_t w = now.shown;
     if (rng.uniform() < o.payroll_na_rate) w = (w & ~((1u << kNomina) | (1u << kNomPens))) | kWordPayrollNa;
-    if (active) w |= kWordActive;
+    if (now.active) w |= kWordActive;
     if (c.blank_from >= 0 && t >= c.blank_from && t < c.blank_from + c.blank_len) w |= kWordBlank;
     const double ur = rng.uniform();
     if ((t == leave - 1 && leave < months && (c.flags & kLastIndrel99)) || ur < 0.0004) w |= kWordIndrel99;
@@ -604,6 +675,10 @@ inline void validate(const GenerateOptions& o) {
   rate(o.missing_field_rate, "missing_field_rate", false);
   rate(o.payroll_na_rate, "payroll_na_rate", false);
   rate(o.unknown_seniority_rate, "unknown_seniority_rate", false);
+  if (o.truth_month != -1 && (o.truth_month < 1 || o.truth_month >= o.months)) {
+    fail("truth_month must be -1 (none) or a snapshot in 1 .. months - 1 = " + std::to_string(o.months - 1) + ", got " + std::to_string(o.truth_month));
+  }
+  if (o.truth_samples < 1 || o.truth_samples > 100000) fail("truth_samples must be in 1 .. 100000, got " + std::to_string(o.truth_samples));
   double total = o.customers;
   for (Index j : join_counts(o)) total += j;
   if (total > 40000000.0) fail("join_rate gives more than 40000000 customers in all");
@@ -622,6 +697,7 @@ inline Simulation simulate(const GenerateOptions& o, const Model& model, int thr
   sim.customers.resize(total);
   sim.words.assign(total * months, 0u);
   sim.additions.assign(months, {});
+  if (o.truth_month >= 0) sim.truth.assign(total * P, -1.0f);
 
   // Join month of each customer and ncodpers: the initial customers spread over
   // [15889, 1400000], the joiners after them in joining order.
@@ -664,7 +740,7 @@ inline Simulation simulate(const GenerateOptions& o, const Model& model, int thr
       errors.run([&] {
         const auto ku = static_cast<std::size_t>(k);
         simulate_customer(o, model, ku, join_of[ku], id_of(ku), sim.customers[ku], sim.words.data() + ku * months, held[tid],
-                          adds[tid].data(), rows[tid]);
+                          adds[tid].data(), rows[tid], sim.truth.empty() ? nullptr : sim.truth.data() + ku * P);
       });
     }
   }
@@ -898,6 +974,15 @@ inline GenerateSummary generate(const GenerateOptions& options, std::ostream& ou
   for (std::size_t p = 0; p < kNumProducts; ++p) {
     s.prevalence[p] = sim.rows == 0 ? 0.0 : static_cast<double>(sim.held[p]) / static_cast<double>(sim.rows);
     for (const auto& m : sim.additions) s.additions[p] += m[p];
+  }
+  if (options.truth_month >= 0) {
+    s.truth.month = options.truth_month;
+    for (std::size_t k = 0; k < sim.customers.size(); ++k) {
+      const float* row = sim.truth.data() + k * kNumProducts;
+      if (row[0] < 0.0f) continue;  // absent that month
+      s.truth.customers.push_back(sim.customers[k].id);
+      s.truth.probabilities.insert(s.truth.probabilities.end(), row, row + kNumProducts);
+    }
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
