@@ -621,8 +621,9 @@ inline void simulate_customer(const GenerateOptions& o, const Model& model, std:
       // The truth: many draws of this month from the same state, each from its own stream (the
       // customer's own stream, and so the file, stays as it is).
       std::array<double, P> added{};
+      const std::uint64_t truth_seed = customer_seed(o.seed ^ kTruthSalt, number);
       for (int r = 0; r < o.truth_samples; ++r) {
-        Rng replica(customer_seed(o.seed ^ kTruthSalt, number * 0x10001ULL + static_cast<std::uint64_t>(r)));
+        Rng replica(customer_seed(truth_seed, static_cast<std::uint64_t>(r)));
         MonthState copy = now;
         step(t, replica, copy, added.data(), std::true_type{});
       }
