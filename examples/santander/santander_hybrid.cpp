@@ -273,6 +273,20 @@ struct Row {
   double map7_all = 0, map7_adders = 0, ndcg3 = 0, recall7 = 0, fit = 0, predict = 0, weight = std::nan("");
 };
 
+/// A row of the table from an evaluation with MAP@7, NDCG@3 and recall@7. MAP@7 over all
+/// customers is Kaggle's: a customer who added nothing scores 0.
+Row table_row(const std::string& name, const recmix::metrics::Evaluation& e, double fit, double predict) {
+  Row r;
+  r.name = name;
+  r.map7_adders = e.at(Metric::map, 7);
+  r.map7_all = e.users > 0 ? r.map7_adders * static_cast<double>(e.users_with_relevant) / static_cast<double>(e.users) : 0.0;
+  r.ndcg3 = e.at(Metric::ndcg, 3);
+  r.recall7 = e.at(Metric::recall, 7);
+  r.fit = fit;
+  r.predict = predict;
+  return r;
+}
+
 template <class Model>
 Row evaluate_model(const std::string& name, const Model& model, const MonthBatch& b, double fit_seconds, int threads) {
   const recmix::UserBatch batch = b.batch();
@@ -282,15 +296,7 @@ Row evaluate_model(const std::string& name, const Model& model, const MonthBatch
   const double predict = seconds_since(t0);
   const auto e = recmix::metrics::evaluate(model, batch, b.truth, {Metric::map, Metric::ndcg, Metric::recall}, {3, 7},
                                            {.threads = threads});
-  Row r;
-  r.name = name;
-  r.map7_adders = e.at(Metric::map, 7);
-  r.map7_all = e.users > 0 ? r.map7_adders * static_cast<double>(e.users_with_relevant) / static_cast<double>(e.users) : 0.0;
-  r.ndcg3 = e.at(Metric::ndcg, 3);
-  r.recall7 = e.at(Metric::recall, 7);
-  r.fit = fit_seconds;
-  r.predict = predict;
-  return r;
+  return table_row(name, e, fit_seconds, predict);
 }
 
 /// The "ceiling" row: the generator's true chances of adding in the test month (generated data
@@ -310,14 +316,7 @@ Row evaluate_truth(const sd::Dataset& d, const sd::GenerateTruth& truth, const M
     for (Index j : b.history.row(r).indices) scores(r, j) = -1.0f;
   }
   const auto e = recmix::metrics::evaluate_scores(scores, b.truth, {Metric::map, Metric::ndcg, Metric::recall}, {3, 7}, {.threads = threads});
-  Row r;
-  r.name = "ceiling";
-  r.map7_adders = e.at(Metric::map, 7);
-  r.map7_all = e.users > 0 ? r.map7_adders * static_cast<double>(e.users_with_relevant) / static_cast<double>(e.users) : 0.0;
-  r.ndcg3 = e.at(Metric::ndcg, 3);
-  r.recall7 = e.at(Metric::recall, 7);
-  r.fit = r.predict = std::nan("");
-  return r;
+  return table_row("ceiling", e, std::nan(""), std::nan(""));  // no fit, no predict: blank
 }
 
 std::string table(const std::vector<Row>& rows) {
