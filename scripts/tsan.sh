@@ -77,7 +77,7 @@ configure_log="$build_dir/tsan-configure.log"
 cmake -S . -B "$build_dir" "${generator[@]}" \
   "-DCMAKE_CXX_COMPILER=$CXX" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
   -DRECMIX_BUILD_TESTS=ON \
   -DRECMIX_BUILD_EXAMPLES=OFF \
   -DRECMIX_BUILD_BENCHMARKS=OFF \

@@ -9,6 +9,7 @@
 #include <recmix/core/errors.hpp>
 #include <recmix/core/interaction_matrix.hpp>
 #include <recmix/core/types.hpp>
+#include <recmix/io/atomic_file.hpp>
 #include <recmix/io/coo.hpp>
 
 #include <algorithm>
@@ -25,8 +26,14 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#if !defined(_WIN32)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 namespace fs = std::filesystem;
 using recmix::Index;
@@ -628,4 +635,53 @@ TEST_CASE("read_coo / write_coo: I/O errors") {
   // Only parse_error for malformed text, io_error for files: both are recmix::error.
   CHECK_THROWS_AS((void)recmix::io::read_coo(missing), recmix::error);
   CHECK_THROWS_AS((void)parse("1 1\n"), recmix::error);
+}
+
+TEST_CASE("temporary_beside: beside the target, new on every call, in every thread and in a forked child") {
+  using recmix::io::detail::temporary_beside;
+  const fs::path target = fs::path("some") / "dir" / "model.bin";
+  const fs::path first = temporary_beside(target);
+  CHECK(first.parent_path() == target.parent_path());  // a rename within one directory
+  CHECK(first.filename().string().rfind("model.bin.tmp-", 0) == 0);
+
+  // Two threads asking at once never get the same name.
+  constexpr int kPerThread = 500;
+  std::vector<std::string> a, b;
+  {
+    std::thread ta([&] { for (int i = 0; i < kPerThread; ++i) a.push_back(temporary_beside(target).string()); });
+    std::thread tb([&] { for (int i = 0; i < kPerThread; ++i) b.push_back(temporary_beside(target).string()); });
+    ta.join();
+    tb.join();
+  }
+  std::vector<std::string> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  all.push_back(first.string());
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+
+#if !defined(_WIN32)
+  // A forked child inherits the parent's counter and token; its next name must still differ from
+  // the parent's next one (two processes saving the same file must not share a temporary).
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string name = temporary_beside(target).string();
+    const ssize_t written = ::write(fds[1], name.data(), name.size());
+    ::_exit(written == static_cast<ssize_t>(name.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  const std::string mine = temporary_beside(target).string();
+  std::string theirs;
+  char buffer[256];
+  for (ssize_t got; (got = ::read(fds[0], buffer, sizeof buffer)) > 0;) theirs.append(buffer, static_cast<std::size_t>(got));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(theirs.rfind("model.bin.tmp-", theirs.rfind('/') + 1) != std::string::npos);
+  CHECK(theirs != mine);
+#endif
 }

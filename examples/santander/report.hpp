@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "recmix/core/errors.hpp"
+#include "recmix/io/atomic_file.hpp"
 
 namespace santander_example {
 
@@ -629,7 +630,7 @@ inline std::string render_html(const ReportData& data) {
   return o;
 }
 
-/// Writes render_html(data) to `file`.tmp, then renames it to `file` (so a reader never sees a
+/// Writes render_html(data) to a temporary file beside `file`, then renames it to `file` (so a reader never sees a
 /// half-written page). Throws recmix::io_error naming the file when it cannot.
 inline void write_report(const ReportData& data, const std::filesystem::path& file) {
   const auto fail = [&](const std::string& why) {
@@ -637,8 +638,7 @@ inline void write_report(const ReportData& data, const std::filesystem::path& fi
   };
   if (file.empty()) throw fail("empty file name");
   const std::string page = render_html(data);
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
+  const std::filesystem::path tmp = recmix::io::detail::temporary_beside(file);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw fail("cannot open '" + tmp.string() + "' for writing");

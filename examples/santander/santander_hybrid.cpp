@@ -370,7 +370,7 @@ sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::str
 
 void write_submission(const std::string& path, const sd::Dataset& d, const MonthBatch& b, const recmix::Recommendations& top) {
   const std::filesystem::path file(path);
-  const std::filesystem::path tmp = file.string() + ".tmp";
+  const std::filesystem::path tmp = recmix::io::detail::temporary_beside(file);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw recmix::io_error("cannot write the submission " + tmp.string());

@@ -72,6 +72,7 @@
 #include "recmix/core/threads.hpp"
 #include "recmix/core/types.hpp"
 #include "recmix/datasets/santander_schema.hpp"
+#include "recmix/io/atomic_file.hpp"
 
 namespace recmix::datasets::santander {
 
@@ -989,13 +990,12 @@ inline GenerateSummary generate(const GenerateOptions& options, std::ostream& ou
   return s;
 }
 
-/// Generates the file at `file`: written to "<file>.tmp", then renamed over `file`, so a reader
+/// Generates the file at `file`: written to a temporary "<file>.tmp-..." beside it, then renamed over `file`, so a reader
 /// never sees half a file. Throws io_error when the file cannot be written or renamed (the
 /// temporary is removed) and invalid_argument for bad options (before touching the disk).
 inline GenerateSummary generate(const GenerateOptions& options, const std::filesystem::path& file) {
   generate_detail::validate(options);
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
+  const std::filesystem::path tmp = io::detail::temporary_beside(file);
   GenerateSummary s;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

@@ -7,15 +7,56 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <random>
 #include <string>
 #include <system_error>
+
+#if defined(_WIN32)
+#include <process.h>
+#else
+#include <unistd.h>
+#endif
 
 #include "recmix/core/errors.hpp"
 
 namespace recmix::io::detail {
+
+/// The id of the calling process (asked on every call, so a forked child has its own).
+inline std::uint64_t process_id() noexcept {
+#if defined(_WIN32)
+  return static_cast<std::uint64_t>(::_getpid());
+#else
+  return static_cast<std::uint64_t>(::getpid());
+#endif
+}
+
+/// A name for a temporary file beside `path`: `path.tmp-<pid>-<token>-<n>`. The process id keeps
+/// concurrent processes of one machine apart (a forked child included: it inherits the token and
+/// the counter but not the id), a random token drawn once per process keeps machines sharing a
+/// directory apart, and a counter keeps the calls of one process (and its threads) apart.
+inline std::filesystem::path temporary_beside(const std::filesystem::path& path) {
+  static const std::uint64_t token = [] {
+    std::uint64_t t = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    try {
+      std::random_device device;
+      t ^= (static_cast<std::uint64_t>(device()) << 32) ^ device();
+    } catch (...) {  // no entropy source: the clock and the id still differ between processes
+    }
+    return t;
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, ".tmp-%llu-%08llx-%llu", static_cast<unsigned long long>(process_id()),
+                static_cast<unsigned long long>(token & 0xffffffffULL), static_cast<unsigned long long>(counter.fetch_add(1)));
+  std::filesystem::path tmp = path;
+  tmp += suffix;
+  return tmp;
+}
 
 /// Calls write(out) on a temporary file beside `path`, then renames it over `path`. On any
 /// failure the temporary is removed, `path` is left as it was, and recmix::io_error naming `api`
@@ -23,10 +64,7 @@ namespace recmix::io::detail {
 /// exceptions pass through after the cleanup).
 template <class Write>
 void write_atomically(const std::filesystem::path& path, const char* api, Write&& write) {
-  static std::atomic<unsigned> counter{0};
-  const auto stamp = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(stamp % 1000000007ULL) + "-" + std::to_string(counter.fetch_add(1));
+  const std::filesystem::path tmp = temporary_beside(path);
   const std::string who(api);
   auto discard = [&] {
     std::error_code ignored;

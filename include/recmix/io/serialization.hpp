@@ -38,7 +38,6 @@
 
 #include <Eigen/Core>
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -54,6 +53,7 @@
 #include "recmix/core/errors.hpp"
 #include "recmix/core/serialize_fwd.hpp"
 #include "recmix/core/types.hpp"
+#include "recmix/io/atomic_file.hpp"
 
 namespace recmix {
 
@@ -321,14 +321,11 @@ void save(const Model& model, std::ostream& out, const SaveOptions& options = {}
   out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
 }
 
-/// Saves atomically: writes `path.tmp-XXXX` beside `path`, then renames it over `path`. On any
+/// Saves atomically: writes a temporary `path.tmp-<pid>-<token>-<n>` beside `path`, then renames it over `path`. On any
 /// failure the temporary is removed, `path` is left as it was, and recmix::io_error is thrown.
 template <SerializableModel Model>
 void save(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {}) {
-  static std::atomic<unsigned> counter{0};
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(reinterpret_cast<std::uintptr_t>(&model) % 100000) + "-" +
-         std::to_string(counter.fetch_add(1));
+  const std::filesystem::path tmp = io::detail::temporary_beside(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw io_error("save: cannot open " + tmp.string() + " for writing");
