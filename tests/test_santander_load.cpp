@@ -677,11 +677,20 @@ TEST_CASE("santander load: months ascending in any file order, gaps kept, absent
     }
   }
   CHECK(d.month_index("2015-03-28") == 1);
+  // The months with no snapshot are listed, and the summary says so.
+  std::vector<std::string> missing{"2015-02-28"};
+  for (int m = kJan2015 + 3; m < kJan2015 + 16; ++m) missing.push_back(sd::month_date(m));
+  CHECK(d.report.missing_months == missing);
+  CHECK(missing.size() == 14);
+  CHECK(d.report.summary().find("no snapshot for 14 months: 2015-02-28 2015-04-28") != std::string::npos);
+  CHECK(d.report.summary().find("2016-04-28 (lags and additions compare adjacent snapshots)") != std::string::npos);
   // sparse ids (far apart) take the sort path and give the same kind of result
   const Dataset s = sd::parse(line("2015-01-28", "9000000000000") + line("2015-01-28", "3") + line("2015-02-28", "9000000000000"));
   CHECK(s.customers == std::vector<std::int64_t>{3, 9000000000000});
   CHECK(s.present(1, 0) == 0);
   CHECK(s.present(1, 1) == 1);
+  CHECK(s.report.missing_months.empty());  // consecutive months
+  CHECK(s.report.summary().find("no snapshot") == std::string::npos);
 }
 
 TEST_CASE("santander load: empty input and header only give an empty dataset") {

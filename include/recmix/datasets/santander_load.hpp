@@ -909,6 +909,9 @@ inline Dataset run(BlockSource& source, const LoadOptions& opt, std::string sour
     d.months.push_back(s);
     d.month_numbers.push_back(month_number(s));
   }
+  for (std::size_t m = 1; m < d.month_numbers.size(); ++m) {
+    for (int gap = d.month_numbers[m - 1] + 1; gap < d.month_numbers[m]; ++gap) d.report.missing_months.push_back(month_date(gap));
+  }
   d.products = xt::xtensor<std::uint8_t, 3>::from_shape({M, C, kNumProducts});
   d.numeric = xt::xtensor<float, 3>::from_shape({M, C, kNumNumeric});
   d.categorical = xt::xtensor<std::uint8_t, 3>::from_shape({M, C, kNumCategorical});

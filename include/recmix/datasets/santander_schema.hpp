@@ -159,6 +159,10 @@ struct LoadReport {
   std::vector<std::string> examples;
   std::size_t missing_product_flags = 0;  ///< product flags that were NA or blank (read as 0)
   std::size_t blank_customers = 0;        ///< rows whose every demographic field was blank
+  /// Months between the first and the last with no snapshot at all ("YYYY-MM-28"). The panel
+  /// does not invent them: lags and additions then compare adjacent snapshots, which are more
+  /// than a month apart there.
+  std::vector<std::string> missing_months;
   double seconds = 0.0;                   ///< wall time of the load
 
   /// A few lines for a log: "read 13647309 rows ... skipped 12 (wrong column count: 12)".
@@ -176,6 +180,11 @@ struct LoadReport {
     }
     os << "; " << missing_product_flags << " product flags NA, " << blank_customers << " rows with blank demographics";
     os << std::fixed << std::setprecision(2) << "; " << seconds << " s\n";
+    if (!missing_months.empty()) {
+      os << "  no snapshot for " << missing_months.size() << (missing_months.size() == 1 ? " month" : " months") << ":";
+      for (const auto& m : missing_months) os << ' ' << m;
+      os << " (lags and additions compare adjacent snapshots)\n";
+    }
     for (const auto& e : examples) os << "  skipped " << e << '\n';
     return os.str();
   }
