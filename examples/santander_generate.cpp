@@ -2,7 +2,12 @@
 // from the latent model of recmix/datasets/santander_generate.hpp, and prints what it wrote
 // (rows, customers, share of rows holding each product, additions) to stderr.
 //
-//   santander-generate [--customers 50000] [--months 17] [--seed 42] [--threads 0] --out train.csv
+//   santander-generate [--customers 50000] [--months 17] [--seed 42] [--threads 0]
+//                      [--truth truth.csv [--truth-samples 128]] --out train.csv
+//
+// --truth also writes the generator's true chances of each customer adding each product in the
+// last month (santander::write_truth), which `santander-hybrid --data train.csv --truth
+// truth.csv` ranks as its "ceiling" row.
 //
 // examples/data/santander_sample.csv was made with
 //   santander-generate --customers 400 --months 17 --seed 42 --out examples/data/santander_sample.csv
@@ -24,7 +29,8 @@ namespace sd = recmix::datasets::santander;
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << problem
-            << "\nusage: santander-generate [--customers N>=1] [--months M>=1] [--seed S] [--threads T>=0] --out FILE\n";
+            << "\nusage: santander-generate [--customers N>=1] [--months M>=2 with --truth] [--seed S] [--threads T>=0]\n"
+               "                          [--truth FILE [--truth-samples N>=1]] --out FILE\n";
   std::exit(2);
 }
 
@@ -39,7 +45,8 @@ long long number(const std::string& flag, const char* text) {
 
 int main(int argc, char** argv) {
   sd::GenerateOptions options;
-  std::string out;
+  std::string out, truth;
+  long long truth_samples = 128;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") usage("Santander-like data generator");
@@ -50,11 +57,21 @@ int main(int argc, char** argv) {
     else if (flag == "--seed") options.seed = static_cast<std::uint64_t>(number(flag, value));
     else if (flag == "--threads") options.threads = static_cast<int>(number(flag, value));
     else if (flag == "--out") out = value;
+    else if (flag == "--truth") truth = value;
+    else if (flag == "--truth-samples") truth_samples = number(flag, value);
     else usage("unknown option " + flag);
   }
   if (out.empty()) usage("--out is required");
+  if (!truth.empty()) {
+    options.truth_month = options.months - 1;  // the month santander-hybrid tests on
+    options.truth_samples = static_cast<recmix::Index>(truth_samples);
+  }
   try {
     const sd::GenerateSummary s = sd::generate(options, out);
+    if (!truth.empty()) {
+      sd::write_truth(s.truth, truth);
+      std::fprintf(stderr, "%s: true chances of %zu customers for %s\n", truth.c_str(), s.truth.customers.size(), s.truth.date.c_str());
+    }
     std::fprintf(stderr, "%s: %zu rows, %d customers, %d months, %.2f s\n", out.c_str(), s.rows, s.customers, s.months,
                  s.seconds);
     std::fprintf(stderr, "%-20s %10s %10s\n", "product", "share", "additions");

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace sd = recmix::datasets::santander;
@@ -48,9 +49,28 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+/// The rows of a printed table: name -> MAP@7, MAP@7 over adders, NDCG@3, recall@7[, weight,
+/// fit s, predict s].
+std::map<std::string, std::vector<double>> table_rows(const std::string& text) {
+  std::map<std::string, std::vector<double>> rows;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    std::vector<double> values;
+    double v = 0;
+    while (words >> v) values.push_back(v);
+    if (values.size() >= 4) rows[name] = values;
+  }
+  return rows;
+}
+
+/// The exit code of a shell command (-1 when it did not exit normally).
 int run(const std::string& command) {
-  const int rc = std::system(command.c_str());
-  return rc;
+  const int status = std::system(command.c_str());
+  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace
@@ -135,19 +155,7 @@ TEST_CASE("santander example: on data it generates itself, the table has the gen
   const int rc = run(exe + " --customers 3000 --threads 2 --rounds 20 --depth 3 --seed 5 > " + out.string() + " 2> " + err.string());
   INFO("stderr:\n" << slurp(err));
   REQUIRE(rc == 0);
-  // The rows of the table: name, MAP@7, MAP@7 over adders, NDCG@3, recall@7, ...
-  std::map<std::string, std::vector<double>> rows;
-  std::istringstream lines(slurp(out));
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream words(line);
-    std::string name;
-    words >> name;
-    std::vector<double> values;
-    double v = 0;
-    while (words >> v) values.push_back(v);
-    if (values.size() >= 4) rows[name] = values;
-  }
+  std::map<std::string, std::vector<double>> rows = table_rows(slurp(out));
   for (const char* model : {"popularity", "als", "clusters", "trees", "blend", "ceiling"}) {
     REQUIRE_MESSAGE(rows.count(model) == 1, model);
     for (std::size_t k = 0; k < 4; ++k) {
@@ -157,6 +165,34 @@ TEST_CASE("santander example: on data it generates itself, the table has the gen
   }
   CHECK(rows["ceiling"].size() == 4);  // no weight, no times: a reference, not a component
   CHECK(rows["ceiling"][1] > rows["popularity"][1]);
+
+  // The same data written to a file with its truth file (santander-generate --truth) gives the
+  // same table, ceiling included.
+  sd::GenerateOptions o{.customers = 3000, .seed = 5, .threads = 1};
+  o.truth_month = o.months - 1;
+  o.truth_samples = 128;
+  const fs::path data = dir / "train.csv", truth = dir / "truth.csv";
+  const sd::GenerateSummary generated = sd::generate(o, data);
+  sd::write_truth(generated.truth, truth);
+  const fs::path out_file = dir / "stdout-file.txt";
+  REQUIRE(run(exe + " --data " + data.string() + " --truth " + truth.string() + " --threads 2 --rounds 20 --depth 3 --seed 5 > " +
+              out_file.string() + " 2> " + err.string()) == 0);
+  const auto file_rows = table_rows(slurp(out_file));
+  for (const char* model : {"popularity", "als", "clusters", "trees", "blend", "ceiling"}) {
+    INFO(model);
+    REQUIRE(file_rows.count(model) == 1);
+    for (std::size_t k = 0; k < 4; ++k) CHECK(file_rows.at(model)[k] == rows[model][k]);
+  }
+  // Without --truth a file run has no ceiling; a truth of another month is refused.
+  REQUIRE(run(exe + " --data " + data.string() + " --threads 2 --rounds 5 --depth 2 > " + out_file.string() + " 2> " + err.string()) == 0);
+  CHECK(table_rows(slurp(out_file)).count("ceiling") == 0);
+  o.truth_month = o.months - 2;
+  o.truth_samples = 2;
+  sd::write_truth(sd::generate(o, dir / "other.csv").truth, truth);
+  CHECK(run(exe + " --data " + data.string() + " --truth " + truth.string() + " > " + out_file.string() + " 2> " + err.string()) == 1);
+  CHECK(slurp(err).find("is for 2016-04-28, the test month is 2016-05-28") != std::string::npos);
+  CHECK(run(exe + " --truth " + truth.string() + " > " + out_file.string() + " 2> " + err.string()) == 2);
+  CHECK(slurp(err).find("--truth goes with --data") != std::string::npos);
 
   // --depth is checked like the other numbers.
   CHECK(run(exe + " --depth 0 > " + out.string() + " 2> " + err.string()) != 0);

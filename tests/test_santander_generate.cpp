@@ -36,6 +36,13 @@ std::string generate_text(const sd::GenerateOptions& o, sd::GenerateSummary* sum
   return out.str();
 }
 
+/// Files in `dir` whose name has ".tmp" in it (left over by a write that is not atomic).
+std::size_t temporaries(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) n += entry.path().filename().string().find(".tmp") != std::string::npos;
+  return n;
+}
+
 sd::GenerateOptions small_options(std::uint64_t seed = 42) {
   sd::GenerateOptions o;
   o.customers = 1500;
@@ -573,7 +580,7 @@ TEST_CASE("santander generate: file output is atomic and reports I/O errors") {
   o.customers = 300;
   const sd::GenerateSummary s = sd::generate(o, file);
   CHECK(std::filesystem::exists(file));
-  CHECK_FALSE(std::filesystem::exists(dir / "train.csv.tmp"));
+  CHECK(temporaries(dir) == 0);
   std::ifstream in(file, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == generate_text(o));
@@ -582,8 +589,125 @@ TEST_CASE("santander generate: file output is atomic and reports I/O errors") {
   CHECK_THROWS_AS(sd::generate(o, dir), recmix::io_error);  // a directory
   o.customers = 0;
   CHECK_THROWS_AS(sd::generate(o, dir / "bad.csv"), recmix::invalid_argument);
-  CHECK_FALSE(std::filesystem::exists(dir / "bad.csv.tmp"));
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.csv"));
+  CHECK(temporaries(dir) == 0);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("santander generate: the truth file reads back exactly") {
+  sd::GenerateOptions o = small_options();
+  o.truth_month = 12;
+  o.truth_samples = 8;
+  sd::GenerateSummary s;
+  (void)generate_text(o, &s);
+  CHECK(s.truth.date == "2016-01-28");  // 2015-01 + 12 months
+  REQUIRE(s.truth.customers.size() > 1000);
+  std::ostringstream out;
+  sd::write_truth(s.truth, out);
+  const std::string text = out.str();
+  CHECK(text.rfind("fecha_dato,ncodpers,ind_ahor_fin_ult1,ind_aval_fin_ult1,", 0) == 0);
+  CHECK(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) == s.truth.customers.size() + 1);
+  std::istringstream in(text);
+  const sd::GenerateTruth back = sd::read_truth(in);
+  CHECK(back.month == -1);  // a file does not know its snapshot index
+  CHECK(back.date == s.truth.date);
+  CHECK(back.customers == s.truth.customers);
+  CHECK(back.probabilities == s.truth.probabilities);  // 9 significant digits: every float exactly
+
+  // CRLF line ends and blank lines read the same.
+  std::string crlf;
+  for (char ch : text) {
+    if (ch == '\n') crlf += "\r\n\r\n";
+    else crlf += ch;
+  }
+  std::istringstream in_crlf(crlf);
+  CHECK(sd::read_truth(in_crlf).probabilities == s.truth.probabilities);
+
+  // Files: written atomically, read back; an empty truth is just the header.
+  const std::filesystem::path dir = std::filesystem::path(RECMIX_TESTS_BINARY_DIR) / "santander_truth_tmp";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  sd::write_truth(s.truth, dir / "truth.csv");
+  CHECK(temporaries(dir) == 0);
+  CHECK(sd::read_truth(dir / "truth.csv").probabilities == s.truth.probabilities);
+  sd::write_truth(sd::GenerateTruth{}, dir / "empty.csv");
+  const sd::GenerateTruth empty = sd::read_truth(dir / "empty.csv");
+  CHECK(empty.customers.empty());
+  CHECK(empty.date.empty());
+  CHECK_THROWS_AS(sd::write_truth(s.truth, dir / "missing" / "truth.csv"), recmix::io_error);
+  CHECK_THROWS_WITH_AS(sd::read_truth(dir / "missing.csv"), doctest::Contains("cannot open"), recmix::io_error);
+  sd::GenerateTruth odd = s.truth;
+  odd.probabilities.pop_back();
+  CHECK_THROWS_WITH_AS(sd::write_truth(odd, dir / "odd.csv"), doctest::Contains("need 24 each"), recmix::invalid_argument);
+  odd = s.truth;
+  odd.date = "2016-13-28";
+  CHECK_THROWS_WITH_AS(sd::write_truth(odd, dir / "odd.csv"), doctest::Contains("bad date"), recmix::invalid_argument);
+  CHECK_FALSE(std::filesystem::exists(dir / "odd.csv"));
+  CHECK(temporaries(dir) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("santander generate: every malformed truth line is a parse_error naming line and column") {
+  std::string header = "fecha_dato,ncodpers";
+  for (auto name : sd::kProductNames) {
+    header += ',';
+    header += name;
+  }
+  const auto row = [](const std::string& date, const std::string& id, const std::string& chance, int at = -1) {
+    std::string r = date;
+    r += ',';
+    r += id;
+    for (int p = 0; p < 24; ++p) {
+      r += ',';
+      r += p == at ? chance : std::string("0.25");
+    }
+    r += '\n';
+    return r;
+  };
+  const std::string good = header + "\n" + row("2016-05-28", "15", "0") + row("2016-05-28", "17", "1", 3);
+  {
+    std::istringstream in(good);
+    const sd::GenerateTruth t = sd::read_truth(in, "truth.csv");
+    CHECK(t.customers == std::vector<std::int64_t>{15, 17});
+    CHECK(t.probabilities[24 + 3] == 1.0f);
+    CHECK(t.probabilities[0] == 0.25f);
+  }
+  struct Case {
+    std::string text, message;
+    std::size_t line, column;
+  };
+  std::string wrong_header = header;
+  wrong_header.replace(wrong_header.find("ind_cco_fin_ult1"), 3, "xxx");  // the 5th field
+  const std::string line2 = row("2016-05-28", "15", "0");
+  const std::vector<Case> cases = {
+      {"", "empty file", 1, 1},
+      {wrong_header + "\n" + line2, "the header", 1, 5},
+      {header + "\n" + "2016-05-28,15,0.5\n", "3 fields, expected 26", 2, 3},
+      {header + "\n" + line2.substr(0, line2.size() - 1) + ",0.5\n", "27 fields, expected 26", 2, 27},
+      {header + "\n" + row("2016-13-28", "15", "0"), "bad date '2016-13-28'", 2, 1},
+      {header + "\n" + line2 + row("2016-04-28", "16", "0"), "differs from the first line's 2016-05-28", 3, 1},
+      {header + "\n" + row("2016-05-28", "15x", "0"), "ncodpers '15x' is not an integer", 2, 2},
+      {header + "\n" + row("2016-05-28", "", "0"), "ncodpers '' is not an integer", 2, 2},
+      {header + "\n" + line2 + row("2016-05-28", "15", "0"), "ncodpers 15 is not above the line before's 15", 3, 2},
+      {header + "\n" + row("2016-05-28", "15", "1.5", 0), "ind_ahor_fin_ult1 '1.5' is not a chance", 2, 3},
+      {header + "\n" + row("2016-05-28", "15", "-0.1", 23), "ind_recibo_ult1 '-0.1' is not a chance", 2, 26},
+      {header + "\n" + row("2016-05-28", "15", "nan", 2), "'nan' is not a chance", 2, 5},
+      {header + "\n" + row("2016-05-28", "15", "", 2), "'' is not a chance", 2, 5},
+      {header + "\n" + row("2016-05-28", "15", "0.5e", 2), "'0.5e' is not a chance", 2, 5},
+  };
+  for (const Case& c : cases) {
+    INFO("expected: " << c.message);
+    std::istringstream in(c.text);
+    try {
+      (void)sd::read_truth(in, "truth.csv");
+      FAIL("no parse_error");
+    } catch (const recmix::parse_error& e) {
+      CHECK(e.source() == "truth.csv");
+      CHECK(e.line() == c.line);
+      CHECK(e.column() == c.column);
+      CHECK(std::string(e.what()).find(c.message) != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("santander generate: the loader reads the output in strict mode") {

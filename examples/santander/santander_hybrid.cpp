@@ -13,8 +13,11 @@
 //   santander-hybrid [--data train_ver2.csv] [--submission out.csv] [--report out.html]
 //                    [--threads 0] [--seed 42] [--customers 60000] [--strict] [--rounds 100]
 //                    [--depth 6] [--tree-months 4] [--negative-rate 0.05] [--normalization rank]
+//                    [--truth truth.csv]
 //
-// Without --data it generates its default data in memory (--customers customers x 17 months).
+// Without --data it generates its default data in memory (--customers customers x 17 months),
+// with the generator's true chances of adding in the test month: the table's "ceiling" row. For
+// a generated file, `santander-generate --truth truth.csv` writes them and --truth reads them.
 
 #include <recmix/recmix.hpp>
 #include <recmix/blend/hybrid_blender.hpp>
@@ -52,6 +55,7 @@ struct Args {
   std::string data;
   std::string submission;
   std::string report;
+  std::string truth;
   int threads = 0;
   std::uint64_t seed = 42;
   Index customers = 60000;
@@ -68,7 +72,7 @@ struct Args {
             << "usage: santander-hybrid [--data FILE] [--submission FILE] [--report FILE] [--threads N>=0]\n"
             << "                        [--seed S] [--customers N>=1000 (generated data)] [--strict] [--rounds R>=1]\n"
             << "                        [--depth D>=1] [--tree-months M>=1] [--negative-rate 0..1]\n"
-            << "                        [--normalization auto|rank|min_max|z_score|none]\n";
+            << "                        [--normalization auto|rank|min_max|z_score|none] [--truth FILE (with --data)]\n";
   std::exit(2);
 }
 
@@ -93,6 +97,7 @@ Args parse_args(int argc, char** argv) {
     if (flag == "--data") a.data = value;
     else if (flag == "--submission") a.submission = value;
     else if (flag == "--report") a.report = value;
+    else if (flag == "--truth") a.truth = value;
     else if (flag == "--threads") a.threads = static_cast<int>(to_integer(flag, value, 0));
     else if (flag == "--seed") a.seed = static_cast<std::uint64_t>(to_integer(flag, value, 0));
     else if (flag == "--customers") a.customers = static_cast<Index>(to_integer(flag, value, 1000));
@@ -110,6 +115,7 @@ Args parse_args(int argc, char** argv) {
     }
     else usage("unknown option " + flag);
   }
+  if (!a.truth.empty() && a.data.empty()) usage("--truth goes with --data (generated data carries its own truth)");
   return a;
 }
 
@@ -347,6 +353,17 @@ sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::str
     progress("loading " + a.data);
     sd::Dataset d = sd::load(a.data, options);
     facts.emplace_back("data", a.data);
+    if (!a.truth.empty()) {
+      progress("reading the true chances " + a.truth);
+      truth = sd::read_truth(std::filesystem::path(a.truth));
+      const std::string& last = d.months.empty() ? std::string("(no month)") : d.months.back();
+      if (truth.date != last) {
+        throw recmix::invalid_argument("santander-hybrid: --truth " + a.truth + " is for " + (truth.date.empty() ? "no month (no customers)" : truth.date) +
+                                       ", the test month is " + last);
+      }
+      truth.month = d.num_months() - 1;
+      facts.emplace_back("truth", a.truth);
+    }
     return d;
   }
   progress("generating " + std::to_string(a.customers) + " customers x 17 months (no --data given)");

@@ -52,6 +52,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -59,6 +60,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <istream>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -104,7 +106,8 @@ struct GenerateOptions {
 /// (hidden tastes, activity, products hidden by a temporary gap). Ranking by it is the ceiling
 /// of any recommender on that month; it is not an observation of it.
 struct GenerateTruth {
-  Index month = -1;                      ///< the snapshot (GenerateOptions::truth_month)
+  Index month = -1;                      ///< the snapshot (GenerateOptions::truth_month; -1 when read from a file)
+  std::string date;                      ///< its fecha_dato, "YYYY-MM-28"
   std::vector<std::int64_t> customers;   ///< ncodpers of the customers present that month, ascending
   /// customers.size() x 24, row-major: chance that product p is written 1 that month and was
   /// not written 1 (or the customer was absent) the month before; 0 for products written the
@@ -979,6 +982,7 @@ inline GenerateSummary generate(const GenerateOptions& options, std::ostream& ou
   }
   if (options.truth_month >= 0) {
     s.truth.month = options.truth_month;
+    s.truth.date = month_date(options.first_month + static_cast<int>(options.truth_month));
     for (std::size_t k = 0; k < sim.customers.size(); ++k) {
       const float* row = sim.truth.data() + k * kNumProducts;
       if (row[0] < 0.0f) continue;  // absent that month
@@ -1019,6 +1023,110 @@ inline GenerateSummary generate(const GenerateOptions& options, const std::files
     throw io_error("santander::generate: cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
   }
   return s;
+}
+
+/// Writes a truth as CSV: the header `fecha_dato,ncodpers,<the 24 product columns>`, then one
+/// line per customer with the month's date, the customer and the 24 chances (9 significant
+/// digits: floats read back exactly). Throws io_error when the stream fails.
+inline void write_truth(const GenerateTruth& truth, std::ostream& out) {
+  constexpr const char* api = "santander::write_truth";
+  if (truth.probabilities.size() != truth.customers.size() * kNumProducts) {
+    throw invalid_argument(std::string(api) + ": " + std::to_string(truth.probabilities.size()) + " chances for " +
+                           std::to_string(truth.customers.size()) + " customers (need 24 each)");
+  }
+  if (!truth.customers.empty() && month_number(truth.date) < 0) throw invalid_argument(std::string(api) + ": bad date '" + truth.date + "'");
+  out << "fecha_dato,ncodpers";
+  for (auto name : kProductNames) out << ',' << name;
+  out << '\n';
+  char number[32];
+  for (std::size_t i = 0; i < truth.customers.size(); ++i) {
+    out << truth.date << ',' << truth.customers[i];
+    for (std::size_t p = 0; p < kNumProducts; ++p) {
+      std::snprintf(number, sizeof number, "%.9g", static_cast<double>(truth.probabilities[i * kNumProducts + p]));
+      out << ',' << number;
+    }
+    out << '\n';
+  }
+  out.flush();
+  if (!out) throw io_error(std::string(api) + ": writing the output failed");
+}
+
+/// Writes a truth to `file` atomically (a temporary beside it, renamed over it).
+inline void write_truth(const GenerateTruth& truth, const std::filesystem::path& file) {
+  io::detail::write_atomically(file, "santander::write_truth", [&](std::ostream& out) { write_truth(truth, out); });
+}
+
+/// Reads what write_truth wrote (month is -1, date the file's). Throws parse_error naming
+/// `source`, line and column for a wrong header, a line with other than 26 fields, a date that
+/// is not one or differs from the first line's, a customer id that is not an integer or not
+/// above the line before's, or a chance that is not a number in [0, 1].
+inline GenerateTruth read_truth(std::istream& in, const std::string& source = "<stream>") {
+  GenerateTruth t;
+  std::string expected = "fecha_dato,ncodpers";
+  for (auto name : kProductNames) {
+    expected += ',';
+    expected += name;
+  }
+  std::string text;
+  std::size_t line = 0;
+  const auto chomp = [](std::string& l) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  };
+  if (!std::getline(in, text)) throw parse_error(source, 1, 1, "empty file: expected the header '" + expected.substr(0, 30) + "...'");
+  ++line;
+  chomp(text);
+  if (text != expected) {
+    std::size_t column = 1;
+    for (std::size_t i = 0; i < std::min(text.size(), expected.size()) && text[i] == expected[i]; ++i) column += expected[i] == ',' ? 1 : 0;
+    throw parse_error(source, line, column, "the header is not 'fecha_dato,ncodpers,<the 24 product columns>'");
+  }
+  std::vector<std::string_view> fields;
+  while (std::getline(in, text)) {
+    ++line;
+    chomp(text);
+    if (text.empty()) continue;
+    fields.clear();
+    for (std::size_t start = 0;;) {
+      const std::size_t comma = text.find(',', start);
+      fields.emplace_back(text.data() + start, (comma == std::string::npos ? text.size() : comma) - start);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (fields.size() != kNumProducts + 2) {
+      throw parse_error(source, line, std::min(fields.size(), kNumProducts + 3),
+                        std::to_string(fields.size()) + " fields, expected " + std::to_string(kNumProducts + 2));
+    }
+    if (month_number(fields[0]) < 0) throw parse_error(source, line, 1, "bad date '" + std::string(fields[0]) + "'");
+    if (t.customers.empty()) t.date = std::string(fields[0]);
+    else if (fields[0] != t.date) throw parse_error(source, line, 1, "date " + std::string(fields[0]) + " differs from the first line's " + t.date);
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(fields[1].data(), fields[1].data() + fields[1].size(), id);
+    if (ec != std::errc() || end != fields[1].data() + fields[1].size() || fields[1].empty()) {
+      throw parse_error(source, line, 2, "ncodpers '" + std::string(fields[1]) + "' is not an integer");
+    }
+    if (!t.customers.empty() && id <= t.customers.back()) {
+      throw parse_error(source, line, 2, "ncodpers " + std::to_string(id) + " is not above the line before's " + std::to_string(t.customers.back()));
+    }
+    t.customers.push_back(id);
+    for (std::size_t p = 0; p < kNumProducts; ++p) {
+      const std::string_view field = fields[p + 2];
+      double v = std::nan("");
+      const auto [stop, bad] = std::from_chars(field.data(), field.data() + field.size(), v);
+      if (bad != std::errc() || stop != field.data() + field.size() || !(v >= 0.0 && v <= 1.0)) {
+        throw parse_error(source, line, p + 3, std::string(kProductNames[p]) + " '" + std::string(field) + "' is not a chance in [0, 1]");
+      }
+      t.probabilities.push_back(static_cast<float>(v));
+    }
+  }
+  if (in.bad()) throw io_error("santander::read_truth: reading " + source + " failed");
+  return t;
+}
+
+/// Reads a truth file (see write_truth). Throws io_error when it cannot be opened.
+inline GenerateTruth read_truth(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw io_error("santander::read_truth: cannot open '" + file.string() + "'");
+  return read_truth(in, file.string());
 }
 
 }  // namespace recmix::datasets::santander
