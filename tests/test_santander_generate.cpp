@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <recmix/core/errors.hpp>
 #include <recmix/datasets/santander_generate.hpp>
 #include <recmix/datasets/santander_load.hpp>
@@ -34,13 +36,6 @@ std::string generate_text(const sd::GenerateOptions& o, sd::GenerateSummary* sum
   const sd::GenerateSummary s = sd::generate(o, out);
   if (summary != nullptr) *summary = s;
   return out.str();
-}
-
-/// Files in `dir` whose name has ".tmp" in it (left over by a write that is not atomic).
-std::size_t temporaries(const std::filesystem::path& dir) {
-  std::size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) n += entry.path().filename().string().find(".tmp") != std::string::npos;
-  return n;
 }
 
 sd::GenerateOptions small_options(std::uint64_t seed = 42) {
@@ -580,7 +575,7 @@ TEST_CASE("santander generate: file output is atomic and reports I/O errors") {
   o.customers = 300;
   const sd::GenerateSummary s = sd::generate(o, file);
   CHECK(std::filesystem::exists(file));
-  CHECK(temporaries(dir) == 0);
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   std::ifstream in(file, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == generate_text(o));
@@ -590,7 +585,7 @@ TEST_CASE("santander generate: file output is atomic and reports I/O errors") {
   o.customers = 0;
   CHECK_THROWS_AS(sd::generate(o, dir / "bad.csv"), recmix::invalid_argument);
   CHECK_FALSE(std::filesystem::exists(dir / "bad.csv"));
-  CHECK(temporaries(dir) == 0);
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   std::filesystem::remove_all(dir);
 }
 
@@ -628,7 +623,7 @@ TEST_CASE("santander generate: the truth file reads back exactly") {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   sd::write_truth(s.truth, dir / "truth.csv");
-  CHECK(temporaries(dir) == 0);
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   CHECK(sd::read_truth(dir / "truth.csv").probabilities == s.truth.probabilities);
   sd::write_truth(sd::GenerateTruth{}, dir / "empty.csv");
   const sd::GenerateTruth empty = sd::read_truth(dir / "empty.csv");
@@ -643,7 +638,7 @@ TEST_CASE("santander generate: the truth file reads back exactly") {
   odd.date = "2016-13-28";
   CHECK_THROWS_WITH_AS(sd::write_truth(odd, dir / "odd.csv"), doctest::Contains("bad date"), recmix::invalid_argument);
   CHECK_FALSE(std::filesystem::exists(dir / "odd.csv"));
-  CHECK(temporaries(dir) == 0);
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   std::filesystem::remove_all(dir);
 }
 

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <recmix/core/errors.hpp>
 
 #include "santander/report.hpp"
@@ -287,8 +289,6 @@ TEST_CASE("santander report: write_report writes atomically and reports failures
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::filesystem::path file = dir / "report.html";
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
 
   const ReportData d = full_data();
   {
@@ -296,7 +296,7 @@ TEST_CASE("santander report: write_report writes atomically and reports failures
     old << "old content";
   }
   write_report(d, file);
-  CHECK_FALSE(std::filesystem::exists(tmp));
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   std::ifstream in(file, std::ios::binary);
   const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(written == render_html(d));
@@ -315,9 +315,7 @@ TEST_CASE("santander report: write_report writes atomically and reports failures
   const std::filesystem::path is_dir = dir / "a_directory";
   std::filesystem::create_directories(is_dir / "inside");
   CHECK_THROWS_AS(write_report(d, is_dir), recmix::io_error);
-  std::filesystem::path dir_tmp = is_dir;
-  dir_tmp += ".tmp";
-  CHECK_FALSE(std::filesystem::exists(dir_tmp));
+  CHECK_FALSE(recmix::test::has_temporaries(dir));
   CHECK(std::filesystem::is_directory(is_dir / "inside"));
   std::filesystem::remove_all(dir);
 }

@@ -78,14 +78,10 @@ const ImplicitALS<S>& other_model() {
   return model;
 }
 
+using recmix::test::has_temporaries;
 using recmix::test::listing;
 using recmix::test::read_bytes;
 using recmix::test::write_bytes;
-
-bool has_temporaries(const fs::path& dir) {
-  const auto names = listing(dir);
-  return std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.find(".tmp-") != std::string::npos; });
-}
 
 template <class Model>
 std::string save_to_string(const Model& model, ArchiveFormat format) {

@@ -95,4 +95,10 @@ inline std::vector<std::string> listing(const std::filesystem::path& dir) {
   return names;
 }
 
+/// Whether a directory holds a temporary file (".tmp" in its name) that an atomic write left.
+inline bool has_temporaries(const std::filesystem::path& dir) {
+  const auto names = listing(dir);
+  return std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.find(".tmp") != std::string::npos; });
+}
+
 }  // namespace recmix::test

@@ -11,7 +11,7 @@
 /// rd.customers_per_month = {928274, 931453};
 /// rd.additions_per_month = {0, 36012};
 /// rd.models.push_back({"als", 0.0251, 0.0289, 0.031, 0.71, 12.5, 0.8});
-/// santander_example::write_report(rd, "report.html");   // report.html.tmp, then renamed
+/// santander_example::write_report(rd, "report.html");   // a temporary beside it, then renamed
 /// @endcode
 ///
 /// Every string of the data is HTML-escaped. NaN, infinite or negative values draw as empty bars
@@ -630,33 +630,14 @@ inline std::string render_html(const ReportData& data) {
   return o;
 }
 
-/// Writes render_html(data) to a temporary file beside `file`, then renames it to `file` (so a reader never sees a
-/// half-written page). Throws recmix::io_error naming the file when it cannot.
+/// Writes render_html(data) to a temporary file beside `file`, then renames it to `file` (so a
+/// reader never sees a half-written page). Throws recmix::io_error naming the file when it cannot.
 inline void write_report(const ReportData& data, const std::filesystem::path& file) {
-  const auto fail = [&](const std::string& why) {
-    return recmix::io_error("santander report: cannot write '" + file.string() + "': " + why);
-  };
-  if (file.empty()) throw fail("empty file name");
+  if (file.empty()) throw recmix::io_error("santander report: cannot write '': empty file name");
   const std::string page = render_html(data);
-  const std::filesystem::path tmp = recmix::io::detail::temporary_beside(file);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw fail("cannot open '" + tmp.string() + "' for writing");
+  recmix::io::detail::write_atomically(file, "santander report", [&](std::ostream& out) {
     out.write(page.data(), static_cast<std::streamsize>(page.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw fail("write to '" + tmp.string() + "' failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw fail("rename from '" + tmp.string() + "' failed: " + ec.message());
-  }
+  });
 }
 
 }  // namespace santander_example

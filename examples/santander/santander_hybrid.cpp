@@ -386,11 +386,7 @@ sd::Dataset load_data(const Args& a, std::vector<std::pair<std::string, std::str
 }
 
 void write_submission(const std::string& path, const sd::Dataset& d, const MonthBatch& b, const recmix::Recommendations& top) {
-  const std::filesystem::path file(path);
-  const std::filesystem::path tmp = recmix::io::detail::temporary_beside(file);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw recmix::io_error("cannot write the submission " + tmp.string());
+  recmix::io::detail::write_atomically(path, "the submission", [&](std::ostream& out) {
     out << "ncodpers,added_products\n";
     for (std::size_t i = 0; i < b.customers.size(); ++i) {
       out << d.customers[static_cast<std::size_t>(b.customers[i])] << ',';
@@ -398,10 +394,7 @@ void write_submission(const std::string& path, const sd::Dataset& d, const Month
       for (std::size_t j = 0; j < items.size(); ++j) out << (j ? " " : "") << sd::kProductNames[static_cast<std::size_t>(items[j])];
       out << '\n';
     }
-    out.flush();
-    if (!out) throw recmix::io_error("write failed: " + tmp.string());
-  }
-  std::filesystem::rename(tmp, file);
+  });
 }
 
 }  // namespace

@@ -999,29 +999,8 @@ inline GenerateSummary generate(const GenerateOptions& options, std::ostream& ou
 /// temporary is removed) and invalid_argument for bad options (before touching the disk).
 inline GenerateSummary generate(const GenerateOptions& options, const std::filesystem::path& file) {
   generate_detail::validate(options);
-  const std::filesystem::path tmp = io::detail::temporary_beside(file);
   GenerateSummary s;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.is_open()) throw io_error("santander::generate: cannot open " + tmp.string() + " for writing");
-    try {
-      s = generate(options, out);
-      out.close();
-      if (!out) throw io_error("santander::generate: closing " + tmp.string() + " failed");
-    } catch (...) {
-      out.close();
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw io_error("santander::generate: cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
-  }
+  io::detail::write_atomically(file, "santander::generate", [&](std::ostream& out) { s = generate(options, out); });
   return s;
 }
 
